@@ -1,0 +1,108 @@
+"""API conventions: problem+json errors, one pagination shape, permission-declaring blueprints.
+
+Errors (RFC 9457) look like:
+
+    {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+     "detail": "...", "errors": {"username": ["Missing data for required field."]}}
+
+Lists take `?page=1&per_page=50` and answer
+`{"items": [...], "total": 1234, "page": 1, "per_page": 50}`.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, json, request
+from flask_smorest import Api
+from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import HTTPException
+
+from grp.db import db
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def _flatten_locations(messages: Any) -> Any:
+    """webargs nests errors by location ({"json": {...}}); callers want fields."""
+    if not isinstance(messages, dict):
+        return {"_schema": messages if isinstance(messages, list) else [str(messages)]}
+    locations = {"json", "query", "form", "headers", "files", "path", "view_args", "cookies"}
+    if messages and set(messages) <= locations:
+        merged: dict[str, Any] = {}
+        for value in messages.values():
+            if isinstance(value, dict):
+                merged.update(value)
+        return merged
+    return messages
+
+
+def problem_response(
+    status: int, detail: str | None = None, errors: dict[str, Any] | None = None
+) -> Response:
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body: dict[str, Any] = {"type": "about:blank", "title": phrase, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    body["instance"] = request.path
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+class GrpApi(Api):
+    """flask-smorest Api whose errors are problem+json (API) or HTML pages (browser)."""
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        if not request.path.startswith("/api/"):
+            return current_app.extensions["grp"].render_html_error(error)
+        data = getattr(error, "data", None) or {}
+        errors = None
+        if "messages" in data:  # webargs validation error
+            errors = _flatten_locations(data["messages"])
+        elif "errors" in data:
+            errors = data["errors"]
+        detail = data.get("message") or error.description
+        if error.code == 422 and not data.get("message"):
+            detail = "The request has invalid fields."
+        response = problem_response(error.code or 500, detail, errors)
+        if error.code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="GRP"'
+        for name, value in (data.get("headers") or {}).items():
+            response.headers[name] = value
+        return response
+
+
+class PaginationQuerySchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+_page_schemas: dict[type, type[Schema]] = {}
+
+
+def page_of(item_schema: type[Schema]) -> type[Schema]:
+    """The list schema `{items, total, page, per_page}` for `item_schema`."""
+    if item_schema not in _page_schemas:
+        name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+        _page_schemas[item_schema] = Schema.from_dict(
+            {
+                "items": fields.List(fields.Nested(item_schema), required=True),
+                "total": fields.Integer(required=True),
+                "page": fields.Integer(required=True),
+                "per_page": fields.Integer(required=True),
+            },
+            name=name,
+        )
+    return _page_schemas[item_schema]
+
+
+def paginate(query: sa.Select, page: int, per_page: int) -> dict[str, Any]:
+    """Run `query` for one page and count all its rows, both in SQL."""
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    )
+    items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return {"items": items, "total": total or 0, "page": page, "per_page": per_page}

@@ -1,0 +1,200 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from grp import tenancy
+from grp.audit import install_audit_listener
+from grp.auth.permissions import PLATFORM_PERMISSIONS, PermissionRegistry
+from grp.config import load_config
+from grp.extensions import api, csrf, db, login_manager
+from grp.logging import configure_logging, log_request
+from grp.module_loader import (
+    ModuleManifest,
+    discover_modules,
+    import_module_package,
+    parse_enabled,
+    resolve_load_order,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class GrpState:
+    """What the platform knows about this app: permissions, modules, menu."""
+
+    permissions: PermissionRegistry = field(default_factory=PermissionRegistry)
+    modules: list[ModuleManifest] = field(default_factory=list)
+    menu: list[dict[str, str]] = field(default_factory=list)
+
+    def render_html_error(self, error: HTTPException) -> Any:
+        code = error.code or 500
+        template = (
+            f"errors/{code}.html" if code in (401, 403, 404, 429, 500) else "errors/generic.html"
+        )
+        return render_template(template, error=error, code=code), code
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create the GRP app; `config` overrides settings read from the environment."""
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "GRP_INSTANCE_PATH", str(PROJECT_ROOT / "instance")
+    )
+    app = Flask(
+        "grp",
+        instance_path=str(Path(instance_path).resolve()),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "grp" / "static"),
+    )
+    app.config.update(load_config(app.instance_path, config))
+    configure_logging(app.config["GRP_LOG_LEVEL"], app.config["GRP_LOG_JSON"])
+
+    state = GrpState()
+    app.extensions["grp"] = state
+    state.permissions.register(PLATFORM_PERMISSIONS)
+
+    db.init_app(app)
+    tenancy.install_session_guards()
+    install_audit_listener()
+    with app.app_context():
+        tenancy.install_engine_guard(db.engine)
+
+    _init_auth(app)
+    csrf.init_app(app)
+    from grp.i18n import init_i18n
+
+    init_i18n(app)
+    api.init_app(app)
+    _register_platform(app)
+    _load_modules(app, state)
+    _mark_third_party_views_public(app)
+    _install_request_hooks(app)
+
+    from grp.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _init_auth(app: Flask) -> None:
+    from grp.auth.context import load_user, load_user_from_bearer
+
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_user)
+    login_manager.request_loader(load_user_from_bearer)
+
+
+def _register_platform(app: Flask) -> None:
+    from grp.health import bp as health_bp
+    from grp.platform_api import register_api
+    from grp.web import register_web
+
+    app.register_blueprint(health_bp)
+    register_api(api)
+    register_web(app)
+
+
+def _load_modules(app: Flask, state: GrpState) -> None:
+    available = discover_modules(app.config["GRP_MODULES_PACKAGE"])
+    state.modules = resolve_load_order(available, parse_enabled(app.config["GRP_MODULES"]))
+    for manifest in state.modules:
+        state.permissions.register(manifest.permissions)
+        state.menu.extend(manifest.menu)
+        package = import_module_package(manifest)
+        setup = getattr(package, "setup", None)
+        if setup is not None:
+            setup(app)
+
+
+def _mark_third_party_views_public(app: Flask) -> None:
+    """Static files and the OpenAPI document need no permission; say so explicitly."""
+    from grp.auth.permissions import PUBLIC_ATTR
+
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint == "static" or endpoint.startswith("api-docs."):
+
+            def public_view(*args: Any, _view: Any = view, **kwargs: Any) -> Any:
+                return _view(*args, **kwargs)
+
+            setattr(public_view, PUBLIC_ATTR, True)
+            app.view_functions[endpoint] = public_view
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+}
+
+
+def _install_request_hooks(app: Flask) -> None:
+    from grp.auth.context import DepartmentChoiceError, begin_request, is_api_request
+
+    @app.before_request
+    def _begin() -> Any:
+        g.started = time.perf_counter()
+        try:
+            begin_request()
+        except DepartmentChoiceError as exc:
+            if is_api_request():
+                from grp.api import problem_response
+
+                return problem_response(exc.status, str(exc))
+            raise
+        return None
+
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if app.config["GRP_PRODUCTION"]:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        if request.path.startswith("/api/v1/docs"):
+            # Swagger UI needs inline script for its bootstrap.
+            response.headers["Content-Security-Policy"] = SECURITY_HEADERS[
+                "Content-Security-Policy"
+            ].replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+        log_request(
+            response.status_code, g.get("started", time.perf_counter()), time.perf_counter()
+        )
+        return response
+
+    @app.teardown_request
+    def _end(exc: BaseException | None) -> None:
+        # Requests commit explicitly in views; anything left open is rolled back.
+        if exc is not None:
+            db.session.rollback()
+
+    @app.errorhandler(tenancy.TenancyError)
+    def _tenancy_error(exc: tenancy.TenancyError) -> Any:
+        db.session.rollback()
+        if is_api_request():
+            from grp.api import problem_response
+
+            if g.get("department") is None:
+                return problem_response(
+                    400, "Name the department to act in with the X-GRP-Department header."
+                )
+            return problem_response(500, "Internal error.")
+        raise exc

@@ -1,0 +1,147 @@
+"""Per-request identity: the user, the active department, and permission checks.
+
+Before each request the user is loaded (session cookie or bearer token), the
+active department chosen (browser: the one switched to; API: the
+`X-GRP-Department` header, else the user's primary or only department), and the
+database session is told both. Views then declare the permission they need with
+`require_permission`.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import abort, current_app, g, request, session
+from flask_login import current_user
+
+from grp.audit import REQUEST_ID_KEY, set_actor
+from grp.auth import services
+from grp.auth.permissions import PERMISSION_ATTR, PermissionRegistry
+from grp.db import db
+from grp.models import Department, User
+from grp.tenancy import set_current_department
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEPARTMENT_HEADER = "X-GRP-Department"
+SESSION_DEPARTMENT_KEY = "department_id"
+
+
+class DepartmentChoiceError(Exception):
+    """The API request names a department the caller may not act in."""
+
+    def __init__(self, message: str, status: int = 403) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def registry() -> PermissionRegistry:
+    return current_app.extensions["grp"].permissions
+
+
+def load_user_from_bearer(req: Any) -> User | None:
+    header = req.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    g.grp_auth_method = "token"
+    return services.user_for_token(db.session, header[7:].strip())
+
+
+def _choose_department(user: User) -> Department | None:
+    allowed = services.departments_of(db.session, user)
+    by_id = {d.id: d for d in allowed}
+    if is_api_request():
+        code = request.headers.get(DEPARTMENT_HEADER)
+        if code:
+            for department in allowed:
+                if department.code == code.strip().upper():
+                    return department
+            raise DepartmentChoiceError(
+                f"You cannot act in department {code!r} (header {DEPARTMENT_HEADER})."
+            )
+    else:
+        chosen = session.get(SESSION_DEPARTMENT_KEY)
+        if chosen in by_id:
+            return by_id[chosen]
+    default = services.default_department(db.session, user)
+    if default is not None and default.id in by_id:
+        return default
+    if not is_api_request() and allowed:
+        # A browser user without a primary department starts in the first one listed.
+        return allowed[0]
+    return None
+
+
+def begin_request() -> None:
+    """Set request id, actor and active department on the database session."""
+    g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    db.session.info[REQUEST_ID_KEY] = g.request_id
+    g.department = None
+    g.role_codes = set()
+    if not current_user.is_authenticated:
+        set_actor(db.session, None, None)
+        set_current_department(db.session, None)
+        return
+    user: User = current_user._get_current_object()
+    set_actor(db.session, user.id, user.username)
+    department = _choose_department(user)
+    g.department = department
+    g.role_codes = services.role_codes_in(user, department.id if department else None)
+    set_current_department(db.session, department.id if department else None)
+
+
+def has_permission(permission: str) -> bool:
+    if not current_user.is_authenticated:
+        return False
+    return registry().allows(g.get("role_codes", ()), permission)
+
+
+def require_permission(permission: str) -> Callable[[F], F]:
+    """Declare and enforce the permission a view needs.
+
+    401 when not signed in (the browser is sent to the login page), 403 when
+    signed in without the permission in the active department.
+    """
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not registry().is_known(permission):
+                raise RuntimeError(f"permission {permission!r} is not declared by any manifest")
+            if not current_user.is_authenticated:
+                if is_api_request():
+                    abort(401)
+                return current_app.login_manager.unauthorized()
+            if not has_permission(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        setattr(wrapper, PERMISSION_ATTR, permission)
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def switch_department(department_id: int) -> Department | None:
+    """Make `department_id` the browser session's active department if allowed."""
+    user = current_user._get_current_object()
+    for department in services.departments_of(db.session, user):
+        if department.id == department_id:
+            session[SESSION_DEPARTMENT_KEY] = department.id
+            return department
+    return None
+
+
+def load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = db.session.scalar(sa.select(User).where(User.id == int(user_id)))
+    return user if user is not None and user.is_active else None

@@ -1,0 +1,302 @@
+"""Authentication and user administration services. They flush; the caller commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.orm import Session
+
+from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN
+from grp.db import utcnow
+from grp.models import ApiToken, Department, LoginThrottle, Role, RoleAssignment, User
+
+_hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
+TOKEN_PREFIX = "grp_"  # noqa: S105 - a marker, not a secret
+MIN_PASSWORD_LENGTH = 10
+
+
+class AuthError(Exception):
+    """Sign-in refused."""
+
+
+class InvalidCredentials(AuthError):
+    pass
+
+
+class LoginLocked(AuthError):
+    def __init__(self, until: datetime) -> None:
+        self.until = until
+        minutes = max(1, int((until - utcnow()).total_seconds() // 60) + 1)
+        self.minutes = minutes
+        super().__init__(
+            f"Too many failed sign-in attempts. Sign-in is locked for {minutes} more "
+            f"minute{'s' if minutes != 1 else ''}."
+        )
+
+
+class UserValidationError(ValueError):
+    """Bad input for a user; `errors` maps field names to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def password_problems(password: str) -> list[str]:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return [f"Use at least {MIN_PASSWORD_LENGTH} characters."]
+    return []
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    max_failures: int = 5
+    lock_minutes: int = 15
+
+
+def _normalise(username: str) -> str:
+    return username.strip().lower()
+
+
+def authenticate(
+    session: Session, username: str, password: str, policy: ThrottlePolicy = ThrottlePolicy()
+) -> User:
+    """Return the active user with these credentials, or raise.
+
+    After `policy.max_failures` wrong passwords for one username, sign-in for it
+    is locked for `policy.lock_minutes`, even with the right password.
+    """
+    key = _normalise(username)
+    now = utcnow()
+    throttle = session.get(LoginThrottle, key)
+    if throttle is not None and throttle.locked_until is not None:
+        if throttle.locked_until > now:
+            raise LoginLocked(throttle.locked_until)
+        throttle.failures = 0
+        throttle.locked_until = None
+    user = session.scalar(sa.select(User).where(sa.func.lower(User.username) == key))
+    if user is not None and user.is_active and verify_password(user.password_hash, password):
+        if throttle is not None:
+            session.delete(throttle)
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        session.flush()
+        return user
+    if user is None:
+        # Spend the same time as a real check so timing does not reveal unknown names.
+        verify_password(_DUMMY_HASH, password)
+    if throttle is None:
+        throttle = LoginThrottle(username=key, failures=0, first_failure_at=now)
+        session.add(throttle)
+    throttle.failures += 1
+    if throttle.failures >= policy.max_failures:
+        throttle.locked_until = now + timedelta(minutes=policy.lock_minutes)
+        session.flush()
+        raise LoginLocked(throttle.locked_until)
+    session.flush()
+    raise InvalidCredentials("Wrong username or password.")
+
+
+_DUMMY_HASH = _hasher.hash("not a real password, only for constant timing")
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(
+    session: Session, user: User, *, lifetime: timedelta, name: str = "api"
+) -> tuple[str, ApiToken]:
+    """Create a bearer token; the plain token is returned once and never stored."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user=user,
+        name=name[:100] or "api",
+        prefix=plain[:12],
+        token_hash=_digest(plain),
+        expires_at=utcnow() + lifetime,
+    )
+    session.add(token)
+    session.flush()
+    return plain, token
+
+
+def user_for_token(session: Session, plain: str) -> User | None:
+    """The active user a valid (unexpired, unrevoked) token belongs to."""
+    if not plain.startswith(TOKEN_PREFIX):
+        return None
+    token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(plain)))
+    if token is None or not token.is_valid() or not token.user.is_active:
+        return None
+    token.last_used_at = utcnow()
+    return token.user
+
+
+def revoke_api_token(session: Session, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+
+
+# --------------------------------------------------------------------------- roles
+
+
+def ensure_built_in_roles(session: Session) -> dict[str, Role]:
+    """Create the DOMAIN.md roles that are missing; return all by code."""
+    existing = {r.code: r for r in session.scalars(sa.select(Role))}
+    for code, (name_en, name_ar) in BUILT_IN_ROLES.items():
+        if code not in existing:
+            existing[code] = Role(code=code, name_en=name_en, name_ar=name_ar)
+            session.add(existing[code])
+    session.flush()
+    return existing
+
+
+def role_codes_in(user: User, department_id: int | None) -> set[str]:
+    """The role codes `user` holds in a department (system_admin counts everywhere)."""
+    codes = {a.role.code for a in user.role_assignments if a.department_id == department_id}
+    if is_system_admin(user):
+        codes.add(SYSTEM_ADMIN)
+    return codes
+
+
+def is_system_admin(user: User) -> bool:
+    return any(a.role.code == SYSTEM_ADMIN for a in user.role_assignments)
+
+
+def departments_of(session: Session, user: User) -> list[Department]:
+    """The departments `user` may act in: all of them for a system administrator."""
+    query = sa.select(Department).where(Department.is_active).order_by(Department.code)
+    if not is_system_admin(user):
+        ids = {a.department_id for a in user.role_assignments}
+        query = query.where(Department.id.in_(ids))
+    return list(session.scalars(query))
+
+
+def default_department(session: Session, user: User) -> Department | None:
+    """The primary department, else the only one; None when the choice is ambiguous."""
+    if user.primary_department_id is not None:
+        return session.get(Department, user.primary_department_id)
+    ids = {a.department_id for a in user.role_assignments}
+    if len(ids) == 1:
+        return session.get(Department, next(iter(ids)))
+    return None
+
+
+# --------------------------------------------------------------------------- users
+
+
+def _resolve_roles(
+    session: Session, roles: Iterable[tuple[str, str]]
+) -> tuple[list[tuple[Department, Role]], list[str]]:
+    departments = {d.code: d for d in session.scalars(sa.select(Department))}
+    role_rows = ensure_built_in_roles(session)
+    resolved, errors = [], []
+    for department_code, role_code in roles:
+        department = departments.get(str(department_code).upper())
+        role = role_rows.get(role_code)
+        if department is None:
+            errors.append(f"Unknown department {department_code!r}.")
+        if role is None:
+            errors.append(f"Unknown role {role_code!r}; use one of {', '.join(BUILT_IN_ROLES)}.")
+        if department is not None and role is not None:
+            resolved.append((department, role))
+    return resolved, errors
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    name: str,
+    roles: Iterable[tuple[str, str]] = (),
+    email: str | None = None,
+    language: str = "en",
+) -> User:
+    """Create a user with roles given as (department code, role code) pairs."""
+    errors: dict[str, list[str]] = {}
+    username = username.strip()
+    if not username:
+        errors["username"] = ["Enter a username."]
+    elif session.scalar(sa.select(User.id).where(sa.func.lower(User.username) == username.lower())):
+        errors["username"] = [f"The username {username!r} is taken."]
+    if problems := password_problems(password):
+        errors["password"] = problems
+    if not name.strip():
+        errors["name"] = ["Enter the person's name."]
+    resolved, role_errors = _resolve_roles(session, roles)
+    if role_errors:
+        errors["roles"] = role_errors
+    if errors:
+        raise UserValidationError(errors)
+    user = User(
+        username=username,
+        name=name.strip(),
+        email=email,
+        language=language if language in ("en", "ar") else "en",
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    for department, role in resolved:
+        user.role_assignments.append(RoleAssignment(department=department, role=role))
+    departments = {d.id for d, _ in resolved}
+    if len(departments) == 1:
+        user.primary_department_id = next(iter(departments))
+    session.flush()
+    return user
+
+
+def set_user_roles(
+    session: Session,
+    user: User,
+    roles: Iterable[tuple[str, str]],
+    *,
+    only_department: Department | None = None,
+) -> None:
+    """Replace the user's roles; with `only_department`, only the roles held there."""
+    roles = list(roles)
+    resolved, role_errors = _resolve_roles(session, roles)
+    if role_errors:
+        raise UserValidationError({"roles": role_errors})
+    if only_department is not None and any(d.id != only_department.id for d, _ in resolved):
+        raise UserValidationError(
+            {"roles": [f"You can assign roles in {only_department.code} only."]}
+        )
+    keep = {(d.id, r.id) for d, r in resolved}
+    for assignment in list(user.role_assignments):
+        in_scope = only_department is None or assignment.department_id == only_department.id
+        if in_scope and (assignment.department_id, assignment.role_id) not in keep:
+            user.role_assignments.remove(assignment)
+    held = {(a.department_id, a.role_id) for a in user.role_assignments}
+    for department, role in resolved:
+        if (department.id, role.id) not in held:
+            user.role_assignments.append(RoleAssignment(department=department, role=role))
+    session.flush()

@@ -1,0 +1,5 @@
+from flask_smorest import Api
+
+
+def register_api(api: Api) -> None:
+    pass

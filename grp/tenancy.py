@@ -1,0 +1,376 @@
+"""Department tenancy: every department-owned row is visible only to its department.
+
+The current department lives on the SQLAlchemy session (`session.info`), set
+once per request, CLI command or job. From it:
+
+* every ORM SELECT, UPDATE and DELETE on a tenant model gets
+  `department_id = <current>` added (`do_orm_execute` + `with_loader_criteria`);
+* every flushed insert takes the current department, and an object of another
+  department (a foreign id given explicitly, or one left in the identity map)
+  is refused at flush;
+* `text()` and Core statements on tenant tables that bypass the ORM are refused
+  unless explicitly marked as reviewed;
+* switching department empties the identity map, so `session.get()` cannot hand
+  back a row of the previous department without asking the database;
+* on PostgreSQL every transaction starts with `set_config('grp.department_id')`,
+  and row-level security policies (see `rls_policy_sql`) enforce the same rule
+  again for a role that does not own the tables.
+
+Reading across departments is the single audited, read-only call
+`all_departments()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.util import find_tables
+
+from grp.db import TenantMixin
+
+DEPARTMENT_KEY = "grp_department_id"
+ALL_DEPARTMENTS_KEY = "grp_all_departments"
+#: Execution option that lets a statement pass the tenancy guards. Only for code
+#: that has been reviewed to scope itself (bulk inserts through `bulk_insert`,
+#: health checks, migrations helpers).
+REVIEWED = "grp_tenancy_reviewed"
+_FLUSHING = "grp_flushing"
+
+
+class TenancyError(RuntimeError):
+    """An operation would cross the department boundary, or has no department."""
+
+
+def _is_tenant_table(table: Any) -> bool:
+    columns = getattr(table, "c", None)
+    if columns is None:
+        return False
+    column = columns.get("department_id")
+    return column is not None and bool(column.info.get("grp_tenant"))
+
+
+def _tenant_tables(statement: Any) -> list[Any]:
+    tables = find_tables(
+        statement, include_aliases=True, include_joins=True, include_selects=True, include_crud=True
+    )
+    return [t for t in tables if _is_tenant_table(getattr(t, "element", t))]
+
+
+# --------------------------------------------------------------------------- state
+
+
+def current_department_id(session: Session) -> int | None:
+    """The department the session acts for, or None."""
+    return session.info.get(DEPARTMENT_KEY)
+
+
+def is_all_departments(session: Session) -> bool:
+    return bool(session.info.get(ALL_DEPARTMENTS_KEY))
+
+
+def _sync_database_setting(session: Session) -> None:
+    """Push the department into the open PostgreSQL transaction, if there is one."""
+    if session.in_transaction():
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            _set_config(connection, session)
+
+
+def _set_config(connection: sa.Connection, session: Session) -> None:
+    department_id = session.info.get(DEPARTMENT_KEY)
+    connection.execute(
+        sa.select(
+            sa.func.set_config("grp.department_id", str(department_id or ""), True),
+            sa.func.set_config(
+                "grp.all_departments", "on" if is_all_departments(session) else "off", True
+            ),
+        )
+    )
+
+
+def set_current_department(session: Session, department_id: int | None) -> None:
+    """Act for `department_id` from now on in this session.
+
+    Switching to another department is refused while changes are unflushed, and
+    empties the identity map so no object of the previous department can be
+    returned from it.
+    """
+    previous = session.info.get(DEPARTMENT_KEY)
+    if previous == department_id:
+        return
+    if session.new or session.dirty or session.deleted:
+        raise TenancyError(
+            "cannot switch department with unflushed changes; commit or roll back first"
+        )
+    if previous is not None:
+        session.expunge_all()
+    session.info[DEPARTMENT_KEY] = department_id
+    _sync_database_setting(session)
+
+
+@contextmanager
+def department_context(session: Session, department_id: int) -> Iterator[None]:
+    """Act for `department_id` inside the block (CLI commands, jobs, tests)."""
+    previous = session.info.get(DEPARTMENT_KEY)
+    set_current_department(session, department_id)
+    try:
+        yield
+    finally:
+        if session.new or session.dirty or session.deleted:
+            session.rollback()
+        set_current_department(session, previous)
+
+
+@contextmanager
+def all_departments(session: Session, *, reason: str, audit: Any) -> Iterator[None]:
+    """Read every department's rows inside the block: read-only and audited.
+
+    This is the only unscoped access. `audit` is a callable that records who did
+    it and why (`grp.audit.record_cross_department_read` bound to the actor);
+    the caller must already have checked that the actor is a system
+    administrator. Objects loaded inside the block are expunged on exit.
+    """
+    if not reason or not reason.strip():
+        raise TenancyError("a reason is required to read across departments")
+    if session.new or session.dirty or session.deleted:
+        raise TenancyError("flush or roll back before reading across departments")
+    audit(reason)
+    session.flush()
+    session.info[ALL_DEPARTMENTS_KEY] = True
+    _sync_database_setting(session)
+    try:
+        yield
+    finally:
+        session.info[ALL_DEPARTMENTS_KEY] = False
+        if session.new or session.dirty or session.deleted:
+            session.rollback()
+        session.expunge_all()
+        _sync_database_setting(session)
+
+
+# --------------------------------------------------------------------------- bulk
+
+
+def bulk_insert(session: Session, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows of a tenant model into the current department, fast.
+
+    The department is stamped on every row here, so callers cannot forget it or
+    pass another department's id.
+    """
+    department_id = current_department_id(session)
+    if department_id is None or is_all_departments(session):
+        raise TenancyError("bulk insert needs a current department (and not all-departments mode)")
+    stamped = []
+    for row in rows:
+        if row.get("department_id", department_id) != department_id:
+            raise TenancyError("bulk insert row carries another department's id")
+        stamped.append({**row, "department_id": department_id})
+    if stamped:
+        session.execute(sa.insert(model.__table__).execution_options(**{REVIEWED: True}), stamped)
+
+
+# --------------------------------------------------------------------------- guards
+
+
+def _department_criteria(department_id: int):  # noqa: ANN202 - SQLAlchemy option
+    return with_loader_criteria(
+        TenantMixin,
+        lambda cls: cls.department_id == department_id,
+        include_aliases=True,
+    )
+
+
+def _scope_orm_execute(state: ORMExecuteState) -> None:
+    session = state.session
+    statement = state.statement
+    options = state.local_execution_options
+    if options.get(REVIEWED) or state.execution_options.get(REVIEWED):
+        return
+    if isinstance(statement, TextClause):
+        raise TenancyError(
+            "raw SQL through the session bypasses department scoping; use the ORM, or mark "
+            f"a reviewed statement with execution_options({REVIEWED}=True)"
+        )
+    if statement._propagate_attrs.get("compile_state_plugin") != "orm":
+        # A Core statement (tables, no ORM entities) bypasses with_loader_criteria.
+        tables = _tenant_tables(statement)
+        if tables:
+            raise TenancyError(
+                f"Core statement on tenant table {tables[0].name!r} is not department-scoped; "
+                "use the ORM entity or grp.tenancy.bulk_insert"
+            )
+        return
+    all_mode = is_all_departments(session)
+    department_id = current_department_id(session)
+    if state.is_select:
+        if all_mode:
+            return
+        if department_id is None:
+            if _tenant_tables(statement):
+                raise TenancyError("no current department: tenant data cannot be read")
+            return
+        state.statement = statement.options(_department_criteria(department_id))
+        state.update_execution_options(**{REVIEWED: True})
+        return
+    if not _tenant_tables(statement):
+        return
+    if all_mode:
+        raise TenancyError("reading across departments is read-only")
+    if department_id is None:
+        raise TenancyError("no current department: tenant data cannot be changed")
+    if state.is_insert:
+        _check_insert_parameters(state, department_id)
+    elif state.is_update or state.is_delete:
+        if state.is_update and "department_id" in {
+            getattr(key, "key", key) for key in (statement._values or {})
+        }:
+            raise TenancyError("a record cannot be moved to another department")
+        state.statement = statement.options(_department_criteria(department_id))
+    state.update_execution_options(**{REVIEWED: True})
+
+
+def _check_insert_parameters(state: ORMExecuteState, department_id: int) -> None:
+    parameters = state.parameters
+    rows = parameters if isinstance(parameters, list) else [parameters or {}]
+    values = state.statement._values or {}
+    for row in rows:
+        given = row.get("department_id") if row else None
+        if given is None and values:
+            for key, value in values.items():
+                if getattr(key, "key", key) == "department_id":
+                    given = getattr(value, "value", value)
+        if given != department_id:
+            raise TenancyError(
+                "insert into a tenant table must carry the current department; "
+                "use grp.tenancy.bulk_insert"
+            )
+
+
+def _guard_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    department_id = current_department_id(session)
+    all_mode = is_all_departments(session)
+    for obj in session.new:
+        if not isinstance(obj, TenantMixin):
+            continue
+        if all_mode or department_id is None:
+            raise TenancyError(
+                f"cannot create {type(obj).__name__}: no current department"
+                if department_id is None
+                else "reading across departments is read-only"
+            )
+        if obj.department_id is None:
+            obj.department_id = department_id
+        elif obj.department_id != department_id:
+            raise TenancyError(
+                f"refusing to insert {type(obj).__name__} into department {obj.department_id} "
+                f"while acting for department {department_id}"
+            )
+    for obj in list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantMixin):
+            continue
+        history = sa.inspect(obj).attrs.department_id.history
+        original = history.deleted[0] if history.deleted else obj.department_id
+        if all_mode:
+            raise TenancyError("reading across departments is read-only")
+        if history.has_changes() and history.deleted:
+            raise TenancyError("a record cannot be moved to another department")
+        if original != department_id:
+            raise TenancyError(
+                f"refusing to change {type(obj).__name__} of department {original} "
+                f"while acting for department {department_id}"
+            )
+    session.connection().info[_FLUSHING] = True
+
+
+def _end_flush(session: Session, flush_context: Any) -> None:
+    session.connection().info[_FLUSHING] = False
+
+
+def _on_begin(session: Session, transaction: Any, connection: sa.Connection) -> None:
+    connection.info[_FLUSHING] = False
+    if connection.dialect.name == "postgresql":
+        _set_config(connection, session)
+
+
+def _guard_engine_execute(
+    connection: sa.Connection,
+    clause: Any,
+    multiparams: Any,
+    params: Any,
+    execution_options: Mapping[str, Any],
+) -> None:
+    """Refuse statements that reach tenant tables without going through the session.
+
+    Statements from the session's own flush and from `do_orm_execute` (which
+    marks them reviewed after scoping) pass; `Connection.execute(text(...))`
+    and Core statements on tenant tables do not.
+    """
+    if execution_options.get(REVIEWED) or connection._execution_options.get(REVIEWED):
+        return
+    if connection.info.get(_FLUSHING):
+        return
+    if isinstance(clause, TextClause):
+        raise TenancyError(
+            "raw SQL bypasses department scoping; mark a reviewed statement with "
+            f"execution_options({REVIEWED}=True)"
+        )
+    if isinstance(clause, sa.sql.ClauseElement):
+        tables = _tenant_tables(clause)
+        if tables:
+            raise TenancyError(
+                f"statement on tenant table {tables[0].name!r} bypasses department scoping"
+            )
+
+
+def install_session_guards() -> None:
+    """Attach the ORM-level guards to every SQLAlchemy session (idempotent)."""
+    if not event.contains(Session, "do_orm_execute", _scope_orm_execute):
+        event.listen(Session, "do_orm_execute", _scope_orm_execute)
+        event.listen(Session, "before_flush", _guard_flush)
+        event.listen(Session, "after_flush_postexec", _end_flush)
+        event.listen(Session, "after_begin", _on_begin)
+
+
+def install_engine_guard(engine: Engine) -> None:
+    """Attach the connection-level guard to the application's engine (idempotent)."""
+    if not event.contains(engine, "before_execute", _guard_engine_execute):
+        event.listen(engine, "before_execute", _guard_engine_execute)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def rls_policy_sql(table: str) -> list[str]:
+    """The statements that put a tenant table under row-level security.
+
+    Rows are visible and writable only when their department is the one set for
+    the transaction; `grp.all_departments` opens reading (never writing) for the
+    audited cross-department call. FORCE applies the policies to the table owner
+    too; superusers and BYPASSRLS roles are still exempt, which is why the app
+    must not run as one.
+    """
+    department = "NULLIF(current_setting('grp.department_id', true), '')::integer"
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY {table}_department ON {table} "
+        f"USING (department_id = {department}) WITH CHECK (department_id = {department})",
+        f"CREATE POLICY {table}_all_departments_read ON {table} FOR SELECT "
+        "USING (current_setting('grp.all_departments', true) = 'on')",
+    ]
+
+
+def drop_rls_policy_sql(table: str) -> list[str]:
+    return [
+        f"DROP POLICY IF EXISTS {table}_all_departments_read ON {table}",
+        f"DROP POLICY IF EXISTS {table}_department ON {table}",
+        f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
+    ]
