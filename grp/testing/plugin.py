@@ -127,9 +127,13 @@ def grp_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatab
             sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}
         )
         if not exists:
-            connection.exec_driver_sql(
-                f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
-            )
+            try:
+                connection.exec_driver_sql(
+                    f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB "
+                    "NOCREATEROLE"
+                )
+            except sa.exc.ProgrammingError:
+                pass  # created meanwhile by a concurrent test run
     owner_url = server.set(database=name).render_as_string(hide_password=False)
     app_url = server.set(database=name, username=APP_ROLE, password=None).render_as_string(
         hide_password=False
