@@ -75,6 +75,23 @@ class GrpApi(Api):
         return response
 
 
+def register_docs_assets(app: Any) -> None:
+    """Serve Swagger UI's files from the installed package: no CDN, CSP `'self'`."""
+    import swagger_ui_bundle
+    from flask import Blueprint, send_from_directory
+
+    from grp.auth.permissions import public
+
+    assets = Blueprint("api_docs_assets", __name__)
+
+    @assets.get("/api/v1/docs/static/<path:filename>")
+    @public
+    def swagger_asset(filename: str) -> Response:
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    app.register_blueprint(assets)
+
+
 class PaginationQuerySchema(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))

@@ -100,7 +100,10 @@ def _register_platform(app: Flask) -> None:
     from grp.platform_api import register_api
     from grp.web import register_web
 
+    from grp.api import register_docs_assets
+
     app.register_blueprint(health_bp)
+    register_docs_assets(app)
     register_api(api)
     register_web(app)
 
@@ -158,7 +161,18 @@ def _install_request_hooks(app: Flask) -> None:
 
                 return problem_response(exc.status, str(exc))
             raise
+        _check_csrf()
         return None
+
+    def _check_csrf() -> None:
+        if not app.config["WTF_CSRF_ENABLED"] or request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if is_api_request():
+            from flask_login import current_user
+
+            if g.get("grp_auth_method") == "token" or not current_user.is_authenticated:
+                return  # bearer tokens are not sent by browsers on their own
+        csrf.protect()
 
     @app.after_request
     def _headers(response: Any) -> Any:

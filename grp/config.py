@@ -78,6 +78,9 @@ def load_config(
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_ENABLED": True,
+        # Checked in a before_request hook once the user is known: forms and
+        # cookie-authenticated API calls need the token, bearer-token calls do not.
+        "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Dubai",

@@ -10,7 +10,7 @@ once per request, CLI command or job. From it:
   is refused at flush;
 * `text()` and Core statements on tenant tables that bypass the ORM are refused
   unless explicitly marked as reviewed;
-* switching department empties the identity map, so `session.get()` cannot hand
+* switching department expunges department-owned objects, so `session.get()` cannot hand
   back a row of the previous department without asking the database;
 * on PostgreSQL every transaction starts with `set_config('grp.department_id')`,
   and row-level security policies (see `rls_policy_sql`) enforce the same rule
@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm import ORMExecuteState, Session, scoped_session, with_loader_criteria
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.util import find_tables
 
@@ -66,12 +66,19 @@ def _tenant_tables(statement: Any) -> list[Any]:
 # --------------------------------------------------------------------------- state
 
 
+def _real(session: Session | scoped_session) -> Session:
+    """The session itself, also when given Flask-SQLAlchemy's scoped `db.session`."""
+    return session() if isinstance(session, scoped_session) else session
+
+
 def current_department_id(session: Session) -> int | None:
     """The department the session acts for, or None."""
+    session = _real(session)
     return session.info.get(DEPARTMENT_KEY)
 
 
 def is_all_departments(session: Session) -> bool:
+    session = _real(session)
     return bool(session.info.get(ALL_DEPARTMENTS_KEY))
 
 
@@ -95,13 +102,21 @@ def _set_config(connection: sa.Connection, session: Session) -> None:
     )
 
 
+def _expunge_tenant_objects(session: Session) -> None:
+    """Forget department-owned objects; global ones (users, departments) stay usable."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, TenantMixin):
+            session.expunge(obj)
+
+
 def set_current_department(session: Session, department_id: int | None) -> None:
     """Act for `department_id` from now on in this session.
 
     Switching to another department is refused while changes are unflushed, and
-    empties the identity map so no object of the previous department can be
+    removes department-owned objects from the identity map so none of the previous department can be
     returned from it.
     """
+    session = _real(session)
     previous = session.info.get(DEPARTMENT_KEY)
     if previous == department_id:
         return
@@ -110,7 +125,7 @@ def set_current_department(session: Session, department_id: int | None) -> None:
             "cannot switch department with unflushed changes; commit or roll back first"
         )
     if previous is not None:
-        session.expunge_all()
+        _expunge_tenant_objects(session)
     session.info[DEPARTMENT_KEY] = department_id
     _sync_database_setting(session)
 
@@ -118,6 +133,7 @@ def set_current_department(session: Session, department_id: int | None) -> None:
 @contextmanager
 def department_context(session: Session, department_id: int) -> Iterator[None]:
     """Act for `department_id` inside the block (CLI commands, jobs, tests)."""
+    session = _real(session)
     previous = session.info.get(DEPARTMENT_KEY)
     set_current_department(session, department_id)
     try:
@@ -135,23 +151,28 @@ def all_departments(session: Session, *, reason: str, audit: Any) -> Iterator[No
     This is the only unscoped access. `audit` is a callable that records who did
     it and why (`grp.audit.record_cross_department_read` bound to the actor);
     the caller must already have checked that the actor is a system
-    administrator. Objects loaded inside the block are expunged on exit.
+    administrator. Department-owned objects loaded inside the block are
+    expunged on exit.
     """
+    session = _real(session)
     if not reason or not reason.strip():
         raise TenancyError("a reason is required to read across departments")
     if session.new or session.dirty or session.deleted:
         raise TenancyError("flush or roll back before reading across departments")
     audit(reason)
     session.flush()
+    # The block runs in a savepoint that is always rolled back: it is read-only by
+    # contract, and a failed write inside must not take the audit entry with it.
+    savepoint = session.begin_nested()
     session.info[ALL_DEPARTMENTS_KEY] = True
     _sync_database_setting(session)
     try:
         yield
     finally:
         session.info[ALL_DEPARTMENTS_KEY] = False
-        if session.new or session.dirty or session.deleted:
-            session.rollback()
-        session.expunge_all()
+        if savepoint.is_active:
+            savepoint.rollback()
+        _expunge_tenant_objects(session)
         _sync_database_setting(session)
 
 
@@ -164,6 +185,7 @@ def bulk_insert(session: Session, model: type, rows: Sequence[Mapping[str, Any]]
     The department is stamped on every row here, so callers cannot forget it or
     pass another department's id.
     """
+    session = _real(session)
     department_id = current_department_id(session)
     if department_id is None or is_all_departments(session):
         raise TenancyError("bulk insert needs a current department (and not all-departments mode)")
@@ -211,6 +233,7 @@ def _scope_orm_execute(state: ORMExecuteState) -> None:
     department_id = current_department_id(session)
     if state.is_select:
         if all_mode:
+            state.update_execution_options(**{REVIEWED: True})
             return
         if department_id is None:
             if _tenant_tables(statement):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -300,3 +301,26 @@ def set_user_roles(
         if (department.id, role.id) not in held:
             user.role_assignments.append(RoleAssignment(department=department, role=role))
     session.flush()
+
+
+# --------------------------------------------------------------------------- across departments
+
+
+@contextmanager
+def read_across_departments(session: Session, actor: User, reason: str) -> Iterator[None]:
+    """Read every department's records inside the block: system administrators only.
+
+    The one unscoped access in GRP. It is read-only, and it writes an audit entry
+    (who, when, why) in the actor's current department before anything is read.
+    """
+    from grp.audit import record_event
+    from grp.tenancy import all_departments
+
+    if not is_system_admin(actor):
+        raise PermissionError("only system administrators may read across departments")
+
+    def audit(text: str) -> None:
+        record_event(session, "cross_department_read", entity="*", details={"reason": text})
+
+    with all_departments(session, reason=reason, audit=audit):
+        yield

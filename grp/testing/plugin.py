@@ -16,6 +16,7 @@ departments), `create_department`, `create_user(roles=[("POLICE", "hr_officer")]
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -127,13 +128,11 @@ def grp_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatab
             sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}
         )
         if not exists:
-            try:
+            # A concurrent test run may create it meanwhile.
+            with contextlib.suppress(sa.exc.ProgrammingError):
                 connection.exec_driver_sql(
-                    f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB "
-                    "NOCREATEROLE"
+                    f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
                 )
-            except sa.exc.ProgrammingError:
-                pass  # created meanwhile by a concurrent test run
     owner_url = server.set(database=name).render_as_string(hide_password=False)
     app_url = server.set(database=name, username=APP_ROLE, password=None).render_as_string(
         hide_password=False
