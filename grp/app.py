@@ -96,11 +96,10 @@ def _init_auth(app: Flask) -> None:
 
 
 def _register_platform(app: Flask) -> None:
+    from grp.api import register_docs_assets
     from grp.health import bp as health_bp
     from grp.platform_api import register_api
     from grp.web import register_web
-
-    from grp.api import register_docs_assets
 
     app.register_blueprint(health_bp)
     register_docs_assets(app)

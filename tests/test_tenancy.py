@@ -243,15 +243,19 @@ def test_system_admin_reads_across_departments_read_only_and_audited(
 
 def test_only_system_admins_read_across_departments(two_departments, db_session, create_user):
     officer = create_user("officer", roles=[("POLICE", "hr_officer")])
-    with pytest.raises(PermissionError):
-        with services.read_across_departments(db_session, officer, "curious"):
-            pass
+    with (
+        pytest.raises(PermissionError),
+        services.read_across_departments(db_session, officer, "curious"),
+    ):
+        pass
 
 
 def test_cross_department_read_needs_a_reason(two_departments, db_session):
-    with pytest.raises(TenancyError, match="reason"):
-        with all_departments(db_session, reason="  ", audit=lambda r: None):
-            pass
+    with (
+        pytest.raises(TenancyError, match="reason"),
+        all_departments(db_session, reason="  ", audit=lambda r: None),
+    ):
+        pass
 
 
 # ------------------------------------------------------------------ PostgreSQL row-level security
@@ -368,9 +372,11 @@ def test_audit_log_refuses_update_and_delete(app, departments, create_user, db_s
     # Even the owner connection (migrations' role) cannot rewrite history.
     engine = sa.create_engine(app.config["GRP_DATABASE_OWNER_URL"])
     for statement in ("UPDATE audit_log SET action = 'forged'", "DELETE FROM audit_log"):
-        with engine.connect() as connection:
-            with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-                connection.exec_driver_sql(statement)
+        with (
+            engine.connect() as connection,
+            pytest.raises(sa.exc.DatabaseError, match="append-only"),
+        ):
+            connection.exec_driver_sql(statement)
     engine.dispose()
     assert (
         db.session.scalar(
