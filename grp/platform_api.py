@@ -262,7 +262,7 @@ def create_token(data: dict[str, Any]) -> Any:
     default = services.default_department(db.session, user)
     db.session.commit()
     return {
-        **TokenSchema().dump(token),
+        **{key: getattr(token, key) for key in TokenSchema().fields},
         "token": plain,
         "departments": departments,
         "default_department": default.code if default else None,

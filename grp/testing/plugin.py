@@ -17,6 +17,7 @@ departments), `create_department`, `create_user(roles=[("POLICE", "hr_officer")]
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import shutil
 import uuid
@@ -28,6 +29,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from flask.testing import FlaskClient
 
 TEST_PASSWORD = "correct-horse-battery"  # noqa: S105 - test fixtures only
 APP_ROLE = "grp_test_app"
@@ -155,6 +157,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    Flask reuses an already pushed app context for a request; the `app` fixture
+    keeps one pushed for the test body, so without this, `g` (and Flask-Login's
+    cached user) and the database session would leak between requests.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app_config(tmp_path: Path) -> dict[str, Any]:
     """Extra settings for the `app` fixture; override in a test module to change them."""
@@ -178,6 +192,7 @@ def app(grp_database: TestDatabase, tmp_path: Path, app_config: dict[str, Any]) 
     }
     config.update(app_config)
     flask_app = create_app(config)
+    flask_app.test_client_class = IsolatedClient
     with flask_app.app_context():
         yield flask_app
         db.session.remove()
