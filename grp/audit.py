@@ -59,10 +59,11 @@ def _department_of(session: Session, obj: Any) -> int | None:
 
 
 def _entity_id(obj: Any) -> str | None:
-    identity = sa.inspect(obj).identity
-    if not identity:
+    # Not the identity key: new objects get that only after after_flush.
+    key = sa.inspect(type(obj)).primary_key_from_instance(obj)
+    if all(part is None for part in key):
         return None
-    return ",".join(str(part) for part in identity)
+    return ",".join(str(part) for part in key)
 
 
 def _entry(session: Session, **values: Any) -> dict[str, Any]:
@@ -131,9 +132,34 @@ def _collect_changes(session: Session, flush_context: Any) -> None:
         session.connection().execute(sa.insert(AuditEntry.__table__), rows)
 
 
+def _keep_old_values(mapper: sa.orm.Mapper, cls: type) -> None:
+    """Load an expired attribute's old value before it is overwritten.
+
+    Without active history, changing an attribute of an object expired by a
+    commit records no old value, and the audit entry would say "before: None".
+    """
+    if not issubclass(cls, AuditedMixin):
+        return
+    for attribute in mapper.column_attrs:
+        instrumented = getattr(cls, attribute.key)
+        if not event.contains(instrumented, "set", _ignore_set):
+            event.listen(instrumented, "set", _ignore_set, active_history=True)
+
+
+def _ignore_set(target: Any, value: Any, oldvalue: Any, initiator: Any) -> None:
+    return None
+
+
 def install_audit_listener() -> None:
     if not event.contains(Session, "after_flush", _collect_changes):
         event.listen(Session, "after_flush", _collect_changes)
+        event.listen(sa.orm.Mapper, "mapper_configured", _keep_old_values)
+    # Mappers configured before the listener existed get it here.
+    from grp.db import Base
+
+    sa.orm.configure_mappers()
+    for mapper in Base.registry.mappers:
+        _keep_old_values(mapper, mapper.class_)
 
 
 def record_event(
