@@ -12,12 +12,14 @@ from flask_smorest import Api, Blueprint, abort
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaValidationError
 
+from grp import organisation
 from grp.api import PaginationQuerySchema, page_of, paginate, problem_response
 from grp.audit import audit_entries_query, record_event
 from grp.auth import services
 from grp.auth.context import require_permission
 from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN, public
 from grp.db import db
+from grp.errors import ValidationError
 from grp.models import ApiToken, AuditEntry, Department, RoleAssignment, User
 
 auth_blp = Blueprint("auth_api", __name__, url_prefix="/api/v1/auth", description="Sign-in tokens")
@@ -80,12 +82,9 @@ class DepartmentSchema(Schema):
     name_en = fields.String(validate=validate.Length(min=1, max=200))
     name_ar = fields.String(validate=validate.Length(min=1, max=200))
     sector = fields.Function(lambda d: d.sector.code, dump_only=True)
-    wps_employer_id = fields.String(
-        allow_none=True, validate=validate.Regexp(r"^\d{13}$", error="Must be exactly 13 digits.")
-    )
-    bank_routing_code = fields.String(
-        allow_none=True, validate=validate.Regexp(r"^\d{9}$", error="Must be exactly 9 digits.")
-    )
+    # Validated by grp.organisation.update_department, the one place for the rule.
+    wps_employer_id = fields.String(allow_none=True)
+    bank_routing_code = fields.String(allow_none=True)
     is_active = fields.Boolean()
 
 
@@ -212,22 +211,12 @@ def _role_pairs(roles: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 
 def _check_role_scope(pairs: list[tuple[str, str]]) -> None:
-    if _is_system_admin():
-        return
-    own = g.department.code
-    outside = sorted({d.upper() for d, _ in pairs if d.upper() != own})
-    if outside:
-        abort(
-            422,
-            message="The request has invalid fields.",
-            errors={"roles": [f"You can assign roles in {own} only, not {', '.join(outside)}."]},
+    try:
+        services.check_role_grant(
+            pairs, actor_is_system_admin=_is_system_admin(), department=g.department
         )
-    if any(role == SYSTEM_ADMIN for _, role in pairs):
-        abort(
-            422,
-            message="The request has invalid fields.",
-            errors={"roles": ["Only a system administrator can grant system_admin."]},
-        )
+    except services.UserValidationError as exc:
+        abort(422, message="The request has invalid fields.", errors=exc.errors)
 
 
 # --------------------------------------------------------------------------- tokens
@@ -361,10 +350,11 @@ def get_department(code: str) -> Any:
 def update_department(data: dict[str, Any], code: str) -> Any:
     """Change a department's names, WPS identifiers or active flag (system administrators)."""
     department = _department_by_code(code)
-    for key, value in data.items():
-        if key in ("wps_employer_id", "bank_routing_code") and not value:
-            value = None  # an empty identifier means "not set yet"
-        setattr(department, key, value)
+    try:
+        organisation.update_department(db.session, department, data)
+    except ValidationError as exc:
+        db.session.rollback()
+        abort(422, message="The request has invalid fields.", errors=exc.errors)
     db.session.commit()
     return department
 
@@ -444,6 +434,8 @@ def update_user(data: dict[str, Any], user_id: int) -> Any:
     administrator's list covers their department only.
     """
     user = _user_in_scope(user_id)
+    if not services.may_change_user(user, actor_is_system_admin=_is_system_admin()):
+        abort(403, message="Only a system administrator can change a system administrator.")
     errors: dict[str, list[str]] = {}
     if "password" in data:
         if problems := services.password_problems(data["password"]):

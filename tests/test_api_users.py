@@ -178,3 +178,20 @@ def test_department_update_validates_wps_fields(api_as, db_session, departments)
     officer = api_as("hr_officer", "POLICE")
     assert officer.patch("/api/v1/departments/POLICE", json={"name_en": "x"}).status_code == 403
     assert officer.get("/api/v1/departments/DM").status_code == 404
+
+
+def test_wps_identifiers_take_ascii_digits_only(api_as):
+    root = api_as("system_admin", "DM")
+    arabic_indic = "٠١٢٣٤٥٦٧٨٩٠١٢"  # 13 digits, but not ones a WPS file can carry
+    response = root.patch("/api/v1/departments/POLICE", json={"wps_employer_id": arabic_indic})
+    assert response.status_code == 422
+    assert "wps_employer_id" in response.get_json()["errors"]
+
+
+def test_department_admin_cannot_change_a_system_admin(api_as, create_user):
+    root = create_user("root", roles=[("POLICE", "system_admin"), ("POLICE", "employee")])
+    police_admin = api_as("department_admin", "POLICE")
+    response = police_admin.patch(f"/api/v1/users/{root.id}", json={"is_active": False})
+    assert response.status_code == 403
+    demote = police_admin.patch(f"/api/v1/users/{root.id}", json={"roles": []})
+    assert demote.status_code == 403

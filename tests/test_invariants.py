@@ -140,6 +140,7 @@ def test_public_views_are_few_and_known(app):
         "/healthz",
         "/readyz",
         "/login",
+        "/logout",
         "/language",
         "/api/v1/openapi.json",
         "/api/v1/docs",

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN
 from grp.db import utcnow
+from grp.errors import ValidationError
 from grp.models import ApiToken, Department, LoginThrottle, Role, RoleAssignment, User
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
@@ -42,12 +43,8 @@ class LoginLocked(AuthError):
         )
 
 
-class UserValidationError(ValueError):
+class UserValidationError(ValidationError):
     """Bad input for a user; `errors` maps field names to messages."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
 
 
 # --------------------------------------------------------------------------- passwords
@@ -273,6 +270,39 @@ def create_user(
         user.primary_department_id = next(iter(departments))
     session.flush()
     return user
+
+
+def check_role_grant(
+    pairs: Iterable[tuple[str, str]], *, actor_is_system_admin: bool, department: Department | None
+) -> None:
+    """Refuse roles the actor may not grant.
+
+    A department administrator grants roles in their active `department` only,
+    and never `system_admin`; a system administrator grants anything.
+    """
+    if actor_is_system_admin:
+        return
+    pairs = list(pairs)
+    if department is None:
+        raise UserValidationError({"roles": ["Choose a department first."]})
+    outside = sorted({d.upper() for d, _ in pairs if d.upper() != department.code})
+    if outside:
+        raise UserValidationError(
+            {
+                "roles": [
+                    f"You can assign roles in {department.code} only, not {', '.join(outside)}."
+                ]
+            }
+        )
+    if any(role == SYSTEM_ADMIN for _, role in pairs):
+        raise UserValidationError(
+            {"roles": ["Only a system administrator can grant system_admin."]}
+        )
+
+
+def may_change_user(user: User, *, actor_is_system_admin: bool) -> bool:
+    """Only a system administrator may change one: department admins must not demote them."""
+    return actor_is_system_admin or not is_system_admin(user)
 
 
 def set_user_roles(
