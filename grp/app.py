@@ -75,6 +75,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_i18n(app)
     api.init_app(app)
     _register_platform(app)
+    from grp.workflow import init_workflow
+
+    init_workflow(app)
     _load_modules(app, state)
     _mark_third_party_views_public(app)
     _install_request_hooks(app)
