@@ -89,6 +89,8 @@ DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - demo only; refused in produ
 
 @dataclass(frozen=True)
 class DemoLogin:
+    """One demo account: shown by `grp seed-demo`, all sharing DEMO_PASSWORD."""
+
     username: str
     password: str
     department: str
@@ -96,7 +98,11 @@ class DemoLogin:
 
 
 def load_organisation(session: Session) -> dict[str, Department]:
-    """Create or update the 4 sectors and 25 departments; return departments by code."""
+    """Create the sectors and departments that are missing; return departments by code.
+
+    Existing rows are left as they are, so an administrator's later edits (names,
+    WPS identifiers) survive running the demo seed again.
+    """
     sectors = {s.code: s for s in session.scalars(sa.select(Sector))}
     departments = {d.code: d for d in session.scalars(sa.select(Department))}
     for number, (code, name_en, name_ar, members) in enumerate(SECTORS, start=1):
@@ -122,6 +128,7 @@ def load_organisation(session: Session) -> dict[str, Department]:
 
 
 def demo_logins() -> list[DemoLogin]:
+    """List the demo accounts: the system administrator, then one per role in POLICE and DM."""
     logins = [DemoLogin("admin", DEMO_PASSWORD, "DM", "system_admin")]
     for department in DEMO_DEPARTMENTS:
         for role in BUILT_IN_ROLES:

@@ -15,29 +15,39 @@ from datetime import UTC, datetime
 
 from flask import g, has_request_context, request
 
+REDACTED = "[REDACTED]"
+
 _SCRUBBERS = [
-    (re.compile(r"grp_[A-Za-z0-9_\-]{8,}"), "grp_[REDACTED]"),
-    (re.compile(r"(?i)(bearer\s+)\S+"), r"\1[REDACTED]"),
+    # API tokens (grp.auth.services.TOKEN_PREFIX) wherever they appear.
+    (re.compile(r"grp_[A-Za-z0-9_\-]{8,}"), "grp_" + REDACTED),
+    (re.compile(r"(?i)(bearer\s+)\S+"), r"\1" + REDACTED),
+    # key=value, key: value, "key": "value" and Python reprs ('key': 'value').
     (
         re.compile(
-            r"(?i)(password|passwd|secret|token|authorization)(\"?\s*[:=]\s*\"?)[^\s,\"&}]+"
+            r"(?i)\b(password|passwd|pwd|secret|token|authorization|api[_-]?key|cookie)"
+            r"([\"']?\s*[:=]\s*[\"']?)[^\s,\"'&}]+"
         ),
-        r"\1\2[REDACTED]",
+        r"\1\2" + REDACTED,
     ),
-    # Amounts with decimals (salaries, totals): 12,345.67 or 12345.67 or AED 1000
-    (re.compile(r"(?i)\bAED\s*[\d,]+(\.\d+)?"), "AED [REDACTED]"),
-    (re.compile(r"\b\d{1,3}(,\d{3})+(\.\d{2})?\b|\b\d+\.\d{2}\b"), "[AMOUNT]"),
+    # Amounts (salaries, totals): AED 1000, 12,345.67, 12345.67, 1,000.
+    (re.compile(r"(?i)\b(AED|Dhs?)\.?\s*\d[\d,]*(\.\d+)?"), r"\1 [AMOUNT]"),
+    (re.compile(r"\b\d{1,3}(,\d{3})+(\.\d+)?\b|\b\d+\.\d{2}\b"), "[AMOUNT]"),
 ]
 
 
 def scrub(text: str) -> str:
+    """Return `text` with tokens, passwords and money amounts replaced by markers."""
     for pattern, replacement in _SCRUBBERS:
         text = pattern.sub(replacement, text)
     return text
 
 
 class JsonFormatter(logging.Formatter):
-    SAFE_EXTRAS = ("event", "method", "path", "status", "duration_ms", "job", "module")
+    """Format a record as one line of JSON with the request's id, user and department."""
+
+    #: Fields a caller may add with `extra=`; anything else is dropped. (`module`
+    #: is LogRecord's own attribute, so a business module is `grp_module`.)
+    SAFE_EXTRAS = ("event", "method", "path", "status", "duration_ms", "job", "grp_module")
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -48,19 +58,21 @@ class JsonFormatter(logging.Formatter):
         }
         if has_request_context():
             entry["request_id"] = g.get("request_id")
-            user = g.get("_login_user")
+            user = g.get("_login_user")  # set by Flask-Login once the user is known
             entry["user"] = getattr(user, "username", None)
             department = g.get("department")
             entry["department"] = getattr(department, "code", None)
         for key in self.SAFE_EXTRAS:
             if hasattr(record, key):
-                entry[key] = getattr(record, key)
+                value = getattr(record, key)
+                entry[key] = scrub(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exc"] = scrub(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
+    """Send logs to stderr, as JSON lines or plain text (idempotent)."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, "_grp", False)), None)
     if handler is None:
@@ -73,9 +85,13 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     root.setLevel(level.upper())
+    # Alembic logs two lines each time a migration context is opened, which
+    # /readyz does on every probe; the CLI reports migration progress itself.
+    logging.getLogger("alembic.runtime").setLevel(logging.WARNING)
 
 
 def log_request(response_status: int, started: float, now: float) -> None:
+    """Write the one log line of a finished request (method, path, status, duration)."""
     logging.getLogger("grp.request").info(
         "%s %s %s",
         request.method,

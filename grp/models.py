@@ -171,8 +171,9 @@ class AuditEntry(Base):
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("departments.id"))
-    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    # No foreign keys: the log outlives the departments and users it mentions.
+    department_id: Mapped[int | None] = mapped_column()
+    actor_id: Mapped[int | None] = mapped_column(index=True)
     actor_name: Mapped[str | None] = mapped_column(sa.String(150))
     action: Mapped[str] = mapped_column(sa.String(50))  # create, update, delete, or an event name
     entity: Mapped[str] = mapped_column(sa.String(100))

@@ -10,6 +10,7 @@ database session is told both. Views then declare the permission they need with
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -80,9 +81,23 @@ def _choose_department(user: User) -> Department | None:
     return None
 
 
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _request_id(offered: str | None) -> str:
+    """Take a proxy's request id if it is short and plain, else make one.
+
+    It is stored in the audit log and echoed in headers and logs: an arbitrary
+    header value could overflow the column or forge log lines.
+    """
+    if offered and _REQUEST_ID.match(offered):
+        return offered
+    return uuid.uuid4().hex
+
+
 def begin_request() -> None:
     """Set request id, actor and active department on the database session."""
-    g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    g.request_id = _request_id(request.headers.get("X-Request-Id"))
     db.session.info[REQUEST_ID_KEY] = g.request_id
     g.department = None
     g.role_codes = set()

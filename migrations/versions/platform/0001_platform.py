@@ -143,14 +143,6 @@ def upgrade() -> None:
         sa.Column("before", sa.JSON(), nullable=True),
         sa.Column("after", sa.JSON(), nullable=True),
         sa.Column("request_id", sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["actor_id"], ["users.id"], name=op.f("fk_audit_log_actor_id_users")
-        ),
-        sa.ForeignKeyConstraint(
-            ["department_id"],
-            ["departments.id"],
-            name=op.f("fk_audit_log_department_id_departments"),
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
