@@ -15,6 +15,7 @@ from grp import tenancy
 from grp.audit import install_audit_listener
 from grp.auth.permissions import PLATFORM_PERMISSIONS, PermissionRegistry
 from grp.config import load_config
+from grp.errors import ValidationError
 from grp.extensions import api, csrf, db, login_manager
 from grp.logging import configure_logging, log_request
 from grp.module_loader import (
@@ -201,6 +202,16 @@ def _install_request_hooks(app: Flask) -> None:
         # Requests commit explicitly in views; anything left open is rolled back.
         if exc is not None:
             db.session.rollback()
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError) -> Any:
+        """A service refused bad input: 422 with its field errors (API), nothing stored."""
+        db.session.rollback()
+        if is_api_request():
+            from grp.api import problem_response
+
+            return problem_response(422, "The request has invalid fields.", exc.errors)
+        raise exc  # pages handle it in the view, next to their form
 
     @app.errorhandler(tenancy.TenancyError)
     def _tenancy_error(exc: tenancy.TenancyError) -> Any:

@@ -211,12 +211,9 @@ def _role_pairs(roles: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 
 def _check_role_scope(pairs: list[tuple[str, str]]) -> None:
-    try:
-        services.check_role_grant(
-            pairs, actor_is_system_admin=_is_system_admin(), department=g.department
-        )
-    except services.UserValidationError as exc:
-        abort(422, message="The request has invalid fields.", errors=exc.errors)
+    services.check_role_grant(
+        pairs, actor_is_system_admin=_is_system_admin(), department=g.department
+    )
 
 
 # --------------------------------------------------------------------------- tokens
@@ -350,11 +347,7 @@ def get_department(code: str) -> Any:
 def update_department(data: dict[str, Any], code: str) -> Any:
     """Change a department's names, WPS identifiers or active flag (system administrators)."""
     department = _department_by_code(code)
-    try:
-        organisation.update_department(db.session, department, data)
-    except ValidationError as exc:
-        db.session.rollback()
-        abort(422, message="The request has invalid fields.", errors=exc.errors)
+    organisation.update_department(db.session, department, data)
     db.session.commit()
     return department
 
@@ -398,19 +391,15 @@ def create_user(data: dict[str, Any]) -> Any:
     """Create a user with roles per department (department admins: in their department only)."""
     pairs = _role_pairs(data["roles"])
     _check_role_scope(pairs)
-    try:
-        user = services.create_user(
-            db.session,
-            username=data["username"],
-            password=data["password"],
-            name=data["name"],
-            email=data["email"],
-            language=data["language"],
-            roles=pairs,
-        )
-    except services.UserValidationError as exc:
-        db.session.rollback()
-        abort(422, message="The request has invalid fields.", errors=exc.errors)
+    user = services.create_user(
+        db.session,
+        username=data["username"],
+        password=data["password"],
+        name=data["name"],
+        email=data["email"],
+        language=data["language"],
+        roles=pairs,
+    )
     db.session.commit()
     return user
 
@@ -466,8 +455,7 @@ def update_user(data: dict[str, Any], user_id: int) -> Any:
         else:
             errors["primary_department"] = ["The user holds no role in that department."]
     if errors:
-        db.session.rollback()
-        abort(422, message="The request has invalid fields.", errors=errors)
+        raise ValidationError(errors)
     for key in ("name", "email", "language", "is_active"):
         if key in data:
             setattr(user, key, data[key])
