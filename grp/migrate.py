@@ -35,6 +35,9 @@ from grp.db import Base, db
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 PLATFORM_BRANCH = "platform"
+#: The platform's own branches, each in its own folder and always enabled: the core
+#: tables, then one branch per workflow part (they depend on the core, not on each other).
+PLATFORM_BRANCHES = (PLATFORM_BRANCH, "approvals", "jobs", "notifications")
 
 #: Called once per applied migration step with a one-line description.
 StepCallback = Callable[[str], None]
@@ -51,8 +54,25 @@ def versions_dir() -> Path:
 
 
 def _enabled_folders(app: Flask) -> list[Path]:
-    names = [PLATFORM_BRANCH] + [m.name for m in app.extensions["grp"].modules]
+    names = [*PLATFORM_BRANCHES] + [m.name for m in app.extensions["grp"].modules]
     return [versions_dir() / n for n in names if (versions_dir() / n).is_dir()]
+
+
+def _topmost(script: ScriptDirectory, heads: Iterable[str]) -> list[str]:
+    """Drop heads that another of `heads` builds on.
+
+    A branch's first revision depends on the platform's head without revising
+    it, so Alembic still calls that head "a head"; upgrading to both at once is
+    an overlap error.
+    """
+    heads = list(heads)
+    below = {
+        revision.revision
+        for head in heads
+        for revision in script.iterate_revisions(head, "base")
+        if revision.revision != head
+    }
+    return sorted(head for head in heads if head not in below)
 
 
 def version_locations(app: Flask) -> list[Path]:
@@ -81,15 +101,7 @@ def enabled_heads(app: Flask, script: ScriptDirectory | None = None) -> list[str
         path = Path(script.get_revision(head).path).resolve()
         if any(folder in path.parents for folder in folders):
             heads.append(head)
-    # A branch base depends on the platform's head without revising it, so that head
-    # is also "a head"; keep only heads no other enabled head builds on.
-    below = {
-        revision.revision
-        for head in heads
-        for revision in script.iterate_revisions(head, "base")
-        if revision.revision != head
-    }
-    return sorted(head for head in heads if head not in below)
+    return _topmost(script, heads)
 
 
 def alembic_config(app: Flask | None = None) -> Config:
@@ -200,8 +212,13 @@ def grant_app_role(app: Flask) -> str | None:
 
 
 def script_heads(app: Flask) -> set[str]:
-    """Return the head revisions of the platform and the enabled modules."""
-    return set(script_directory(app).get_heads())
+    """Return the topmost head revisions of the platform and the enabled modules.
+
+    Topmost: a head that another enabled branch depends on (the platform's) is
+    left out, because whether Alembic keeps it in the version table depends on
+    the order branches were upgraded in. Compare with `current_heads`.
+    """
+    return set(enabled_heads(app))
 
 
 def database_heads(connection: sa.Connection) -> set[str]:
@@ -210,13 +227,14 @@ def database_heads(connection: sa.Connection) -> set[str]:
 
 
 def current_heads(app: Flask) -> set[str]:
-    """Return the revisions the database of `app` is at (connecting as the owner)."""
+    """Return the topmost revisions the database of `app` is at (connecting as the owner)."""
     engine = owner_engine(app)
     try:
         with engine.connect() as connection:
-            return database_heads(connection)
+            recorded = database_heads(connection)
     finally:
         engine.dispose()
+    return set(_topmost(script_directory(app), recorded)) if recorded else recorded
 
 
 def _ancestors(script: ScriptDirectory, revisions: Iterable[str]) -> set[str]:
@@ -289,7 +307,7 @@ def _branch_table_filter(app: Flask, branch: str) -> Callable[..., bool]:
     dropped by autogenerate: whose they are cannot be told (a disabled module,
     a test fixture), so such a drop is written by hand.
     """
-    package = "grp" if branch == PLATFORM_BRANCH else _enabled_module(app, branch).package
+    package = "grp" if branch in PLATFORM_BRANCHES else _enabled_module(app, branch).package
     owned = _module_table_names(package)
     mapped = _all_mapped_table_names()
 
@@ -392,13 +410,19 @@ def _first_revision_dependencies(app: Flask, script: ScriptDirectory, branch: st
     """Return what a module's first revision depends on: its dependencies' heads.
 
     A module without dependencies (or whose dependencies have no tables) builds
-    on the platform's head.
+    on the heads of all the platform's branches: its tables may refer to users,
+    jobs or approval requests.
     """
+    if branch in PLATFORM_BRANCHES:
+        return _branch_heads(script, PLATFORM_BRANCH)  # a workflow part builds on the core
     manifests = {m.name: m for m in app.extensions["grp"].modules}
     heads: list[str] = []
     for dependency in manifests[branch].depends:
         heads.extend(_branch_heads(script, dependency))
-    return heads or _branch_heads(script, PLATFORM_BRANCH)
+    if not heads:
+        platform = [h for name in PLATFORM_BRANCHES for h in _branch_heads(script, name)]
+        heads = _topmost(script, platform)
+    return heads
 
 
 def create_revision(
@@ -412,7 +436,7 @@ def create_revision(
     the differences between the database (which must be at the heads) and the
     models of that branch.
     """
-    if module != PLATFORM_BRANCH:
+    if module not in PLATFORM_BRANCHES:
         _enabled_module(app, module)
     folder = versions_dir() / module
     folder.mkdir(parents=True, exist_ok=True)

@@ -105,7 +105,8 @@ def _set_config(connection: sa.Connection, session: Session) -> None:
 def _expunge_tenant_objects(session: Session) -> None:
     """Forget department-owned objects; global ones (users, departments) stay usable."""
     for obj in list(session.identity_map.values()):
-        if isinstance(obj, TenantMixin):
+        # An earlier expunge may have cascaded to this object (cascade="all").
+        if isinstance(obj, TenantMixin) and obj in session:
             session.expunge(obj)
 
 

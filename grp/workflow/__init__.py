@@ -18,6 +18,7 @@ from flask import Flask
 def init_workflow(app: Flask) -> None:
     from grp.workflow import approvals, jobs, notifications
 
-    notifications.init_app(app)
+    # Jobs first: notifications registers its periodic sender with the scheduler.
     jobs.init_app(app)
+    notifications.init_app(app)
     approvals.init_app(app)
