@@ -304,7 +304,7 @@ def _demo_hooks(app: Flask) -> list[tuple[str, Callable[..., Any]]]:
     type=click.IntRange(min=0),
     default=DEFAULT_DEMO_EMPLOYEES,
     show_default=True,
-    help="Demo employees per department, for the modules that create them.",
+    help="Demo employees in total, spread over the 25 departments.",
 )
 @with_appcontext
 @_friendly_errors

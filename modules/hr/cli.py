@@ -1,0 +1,45 @@
+"""`grp hr ...` commands."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+from grp.audit import set_actor
+from grp.db import db
+from grp.models import Department
+from grp.tenancy import department_context
+
+hr_cli = AppGroup("hr", help="HR module: default grades, pay bands and allowance types.")
+
+
+@hr_cli.command("defaults")
+@click.option(
+    "--department",
+    "codes",
+    multiple=True,
+    metavar="CODE",
+    help="Department code (repeatable); default: every department.",
+)
+def load_defaults(codes: tuple[str, ...]) -> None:
+    """Create the default grades (1-16), pay bands and allowance types departments lack.
+
+    What a department already has (edited bands included) is kept.
+    """
+    from modules.hr.services.organisation import ensure_hr_defaults
+
+    session = db.session
+    set_actor(session, None, "cli:hr-defaults")
+    query = sa.select(Department).order_by(Department.code)
+    if codes:
+        query = query.where(Department.code.in_([c.upper() for c in codes]))
+    departments = list(session.scalars(query))
+    missing = {c.upper() for c in codes} - {d.code for d in departments}
+    if missing:
+        raise click.ClickException(f"No department {', '.join(sorted(missing))}.")
+    for department in departments:
+        with department_context(session, department.id):
+            created = ensure_hr_defaults(session)
+            session.commit()
+        click.echo(f"{department.code}: {'defaults created' if created else 'already complete'}")

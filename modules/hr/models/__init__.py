@@ -1,0 +1,41 @@
+"""HR models, one file per aggregate; import them from here."""
+
+from __future__ import annotations
+
+from modules.hr.models.contract import CONTRACT_TYPES, Contract
+from modules.hr.models.document import DOCUMENT_TYPES, EmployeeDocument
+from modules.hr.models.employee import (
+    GENDERS,
+    MARITAL_STATUSES,
+    NATIONALITY_CATEGORIES,
+    PENSION_SCHEMES,
+    STATUSES,
+    Employee,
+)
+from modules.hr.models.org import (
+    ALLOWANCE_CODES,
+    AllowanceType,
+    Grade,
+    OrgUnit,
+    PayBand,
+    Position,
+)
+
+__all__ = [
+    "ALLOWANCE_CODES",
+    "CONTRACT_TYPES",
+    "DOCUMENT_TYPES",
+    "GENDERS",
+    "MARITAL_STATUSES",
+    "NATIONALITY_CATEGORIES",
+    "PENSION_SCHEMES",
+    "STATUSES",
+    "AllowanceType",
+    "Contract",
+    "Employee",
+    "EmployeeDocument",
+    "Grade",
+    "OrgUnit",
+    "PayBand",
+    "Position",
+]

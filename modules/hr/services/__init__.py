@@ -1,0 +1,45 @@
+"""HR services: the rules, callable from pages, the API, the CLI, jobs and other modules.
+
+Services flush, never commit. Other modules (payroll) use these, never the tables:
+
+* `contract_in_force(session, employee, on_date)` and `contracts_in_period(...)`
+* `pensionable_allowances(session)`
+* `employee_of_user(session, user_id)`, `find_employee_by_number(session, number)`
+"""
+
+from __future__ import annotations
+
+from modules.hr.services.contracts import (
+    contract_history,
+    contract_in_force,
+    contracts_in_period,
+    create_contract_version,
+)
+from modules.hr.services.employees import (
+    EmployeeFilters,
+    StaleEmployeeError,
+    create_employee,
+    employee_list_query,
+    employee_of_user,
+    find_employee,
+    find_employee_by_number,
+    update_employee,
+)
+from modules.hr.services.organisation import ensure_hr_defaults, pensionable_allowances
+
+__all__ = [
+    "EmployeeFilters",
+    "StaleEmployeeError",
+    "contract_history",
+    "contract_in_force",
+    "contracts_in_period",
+    "create_contract_version",
+    "create_employee",
+    "employee_list_query",
+    "employee_of_user",
+    "ensure_hr_defaults",
+    "find_employee",
+    "find_employee_by_number",
+    "pensionable_allowances",
+    "update_employee",
+]

@@ -1,0 +1,597 @@
+"""Employee services: the rules of an employee record, creation, update, search, access.
+
+One cleaner (`clean_employee`) checks every field for the form, the API and the
+import alike and reports all problems at once; the checks that need the
+database (unique numbers, the manager chain, the user link) follow in
+`check_employee_links`, or in bulk for imports (modules/hr/imports.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from grp.errors import ValidationError
+from grp.identifiers import (
+    EMIRATES_ID_DIGITS,
+    IdentifierError,
+    emirates_id_digits,
+    format_emirates_id,
+    parse_emirates_id,
+    parse_uae_iban,
+)
+from grp.models import RoleAssignment, User
+from modules.hr.countries import UAE, is_country_code
+from modules.hr.i18n import _, identifier_message
+from modules.hr.models import (
+    GENDERS,
+    MARITAL_STATUSES,
+    NATIONALITY_CATEGORIES,
+    PENSION_SCHEMES,
+    STATUSES,
+    Contract,
+    Employee,
+    Grade,
+)
+from modules.hr.services.organisation import ARABIC_LETTER, Reference, load_reference
+from modules.hr.services.values import (
+    FieldErrors,
+    Invalid,
+    add_years,
+    as_date,
+    as_int,
+    as_text,
+    local_today,
+)
+
+#: Input fields of an employee (API and form names; `grade` is the grade number).
+EMPLOYEE_FIELDS = (
+    "employee_no",
+    "name_en",
+    "name_ar",
+    "emirates_id",
+    "nationality",
+    "date_of_birth",
+    "gender",
+    "marital_status",
+    "children",
+    "hire_date",
+    "pension_scheme",
+    "first_insured_date",
+    "grade",
+    "band",
+    "position_id",
+    "org_unit_id",
+    "manager_id",
+    "iban",
+    "bank_routing_code",
+    "wps_person_id",
+    "work_email",
+    "mobile",
+    "status",
+    "user_id",
+)
+
+#: Decree-Law 57/2023 covers nationals first insured on or after this day (DOMAIN.md).
+LAW_57_2023_FROM = date(2023, 10, 31)
+MINIMUM_AGE_AT_HIRE = 18
+MAX_CHILDREN = 30
+
+EMPLOYEE_NO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,19}$")
+ROUTING_CODE = re.compile(r"^[0-9]{9}$")
+WPS_PERSON_ID = re.compile(r"^[0-9]{14}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MOBILE = re.compile(r"^\+?[0-9]{9,15}$")
+
+
+class StaleEmployeeError(Exception):
+    """The employee changed since the editor loaded it (optimistic locking)."""
+
+    def __init__(self, current_version: int) -> None:
+        self.current_version = current_version
+        super().__init__(f"the employee is now at version {current_version}")
+
+
+# --------------------------------------------------------------------------- cleaning
+
+
+def _choice(
+    value: Any, name: str, choices: tuple[str, ...], errors: FieldErrors, *, default: str | None
+) -> str | None:
+    text = as_text(value)
+    if text is None:
+        if default is None:
+            errors.add(name, _("This field is required."))
+        return default
+    text = text.lower()
+    if text not in choices:
+        errors.add(name, _("Choose one of: %(choices)s.", choices=", ".join(choices)))
+        return None
+    return text
+
+
+def _required_text(value: Any, name: str, errors: FieldErrors, max_length: int) -> str | None:
+    text = as_text(value)
+    if text is None:
+        errors.add(name, _("This field is required."))
+        return None
+    if len(text) > max_length:
+        errors.add(name, _("Use at most %(num)d characters.", num=max_length))
+        return None
+    return text
+
+
+def _read(reader: Any, value: Any, name: str, errors: FieldErrors) -> Any:
+    try:
+        return reader(value)
+    except Invalid as exc:
+        errors.add(name, str(exc))
+        return None
+
+
+def _digits(
+    value: Any, name: str, pattern: re.Pattern[str], count: int, errors: FieldErrors
+) -> Any:
+    text = as_text(value)
+    if text is None:
+        return None
+    if not pattern.match(text):
+        errors.add(name, _("Enter exactly %(num)d digits (0-9).", num=count))
+        return None
+    return text
+
+
+def clean_employee(
+    data: Mapping[str, Any], reference: Reference, *, today: date | None = None
+) -> tuple[dict[str, Any], FieldErrors]:
+    """Check every field of an employee; return model values and all field errors.
+
+    `data` uses the input names (`EMPLOYEE_FIELDS`); the values returned use
+    the model's (`grade_id` for `grade`). Checks needing other employees or
+    users (uniqueness, manager chain, user link) are `check_employee_links`'.
+    """
+    today = today or local_today()
+    errors = FieldErrors()
+    values: dict[str, Any] = {}
+
+    employee_no = _required_text(data.get("employee_no"), "employee_no", errors, 20)
+    if employee_no is not None and not EMPLOYEE_NO.match(employee_no):
+        errors.add(
+            "employee_no",
+            _("Use letters, digits, dots, dashes, slashes or underscores (up to 20), no spaces."),
+        )
+    # Stored in upper case so that "pol-1" and "POL-1" are one number.
+    values["employee_no"] = employee_no.upper() if employee_no else None
+    values["name_en"] = _required_text(data.get("name_en"), "name_en", errors, 200)
+    name_ar = _required_text(data.get("name_ar"), "name_ar", errors, 200)
+    if name_ar is not None and not ARABIC_LETTER.search(name_ar):
+        errors.add("name_ar", _("Write the Arabic name in Arabic letters."))
+    values["name_ar"] = name_ar
+
+    emirates_id = as_text(data.get("emirates_id"))
+    try:
+        values["emirates_id"] = parse_emirates_id(emirates_id or "")
+    except IdentifierError as exc:
+        errors.add("emirates_id", identifier_message(exc))
+
+    nationality = as_text(data.get("nationality"))
+    if nationality is None:
+        errors.add("nationality", _("This field is required."))
+    elif not is_country_code(nationality.upper()):
+        errors.add("nationality", _("Enter a two-letter ISO country code such as AE or IN."))
+        nationality = None
+    else:
+        nationality = nationality.upper()
+    values["nationality"] = nationality
+
+    date_of_birth = _read(as_date, data.get("date_of_birth"), "date_of_birth", errors)
+    hire_date = _read(as_date, data.get("hire_date"), "hire_date", errors)
+    for name, value in (("date_of_birth", date_of_birth), ("hire_date", hire_date)):
+        if value is None and name not in errors:
+            errors.add(name, _("This field is required."))
+    if date_of_birth is not None and date_of_birth >= today:
+        errors.add("date_of_birth", _("The date of birth must be in the past."))
+    if (
+        date_of_birth is not None
+        and hire_date is not None
+        and hire_date < add_years(date_of_birth, MINIMUM_AGE_AT_HIRE)
+    ):
+        errors.add(
+            "hire_date",
+            _("The employee must be at least %(age)d on the hire date.", age=MINIMUM_AGE_AT_HIRE),
+        )
+    values["date_of_birth"], values["hire_date"] = date_of_birth, hire_date
+
+    values["gender"] = _choice(data.get("gender"), "gender", GENDERS, errors, default=None)
+    values["marital_status"] = _choice(
+        data.get("marital_status"), "marital_status", MARITAL_STATUSES, errors, default="single"
+    )
+    children = _read(as_int, data.get("children"), "children", errors)
+    if children is not None and not 0 <= children <= MAX_CHILDREN:
+        errors.add("children", _("Enter a number from 0 to %(max)d.", max=MAX_CHILDREN))
+    values["children"] = children or 0
+    values["status"] = _choice(data.get("status"), "status", STATUSES, errors, default="active")
+
+    _clean_pension(data, values, errors, nationality)
+    _clean_grade(data, values, errors, reference)
+    _clean_placement(data, values, errors, reference)
+
+    iban = as_text(data.get("iban"))
+    values["iban"] = None
+    if iban is not None:
+        try:
+            values["iban"] = parse_uae_iban(iban)
+        except IdentifierError as exc:
+            errors.add("iban", identifier_message(exc))
+    values["bank_routing_code"] = _digits(
+        data.get("bank_routing_code"), "bank_routing_code", ROUTING_CODE, 9, errors
+    )
+    values["wps_person_id"] = _digits(
+        data.get("wps_person_id"), "wps_person_id", WPS_PERSON_ID, 14, errors
+    )
+    email = as_text(data.get("work_email"))
+    if email is not None and (len(email) > 254 or not EMAIL.match(email)):
+        errors.add("work_email", _("Enter an email address such as name@example.ae."))
+    values["work_email"] = email.lower() if email else None
+    mobile = as_text(data.get("mobile"))
+    if mobile is not None:
+        mobile = re.sub(r"[\s\-()]", "", mobile)
+        if not MOBILE.match(mobile):
+            errors.add("mobile", _("Enter a phone number such as +971501234567."))
+    values["mobile"] = mobile
+    values["manager_id"] = _read(as_int, data.get("manager_id"), "manager_id", errors)
+    values["user_id"] = _read(as_int, data.get("user_id"), "user_id", errors)
+    return values, errors
+
+
+def _clean_pension(
+    data: Mapping[str, Any], values: dict[str, Any], errors: FieldErrors, nationality: str | None
+) -> None:
+    scheme = as_text(data.get("pension_scheme"))
+    first_insured = _read(as_date, data.get("first_insured_date"), "first_insured_date", errors)
+    values["pension_scheme"], values["first_insured_date"] = None, None
+    if nationality is None:
+        return
+    if nationality != UAE:
+        if scheme is not None:
+            errors.add("pension_scheme", _("Only UAE nationals are in a GPSSA pension scheme."))
+        if first_insured is not None:
+            errors.add("first_insured_date", _("Only UAE nationals have a GPSSA insurance date."))
+        return
+    if scheme is None:
+        errors.add("pension_scheme", _("Choose the pension scheme of this UAE national."))
+    elif scheme not in PENSION_SCHEMES:
+        errors.add(
+            "pension_scheme", _("Choose one of: %(choices)s.", choices=", ".join(PENSION_SCHEMES))
+        )
+        scheme = None
+    if first_insured is None and "first_insured_date" not in errors:
+        errors.add("first_insured_date", _("Enter the date this UAE national was first insured."))
+    if scheme is not None and first_insured is not None:
+        expected = "law_57_2023" if first_insured >= LAW_57_2023_FROM else "law_7_1999"
+        if scheme != expected:
+            errors.add(
+                "pension_scheme",
+                _(
+                    "Insured first on %(date)s, this employee falls under %(scheme)s.",
+                    date=first_insured.isoformat(),
+                    scheme=expected,
+                ),
+            )
+    values["pension_scheme"], values["first_insured_date"] = scheme, first_insured
+
+
+def _clean_grade(
+    data: Mapping[str, Any], values: dict[str, Any], errors: FieldErrors, reference: Reference
+) -> None:
+    number = _read(as_int, data.get("grade"), "grade", errors)
+    band = _read(as_int, data.get("band"), "band", errors)
+    values["grade_id"], values["band"] = None, band
+    if number is None:
+        if "grade" not in errors:
+            errors.add("grade", _("This field is required."))
+        return
+    grade = reference.grades.get(number)
+    if grade is None:
+        errors.add("grade", _("Choose a grade from 1 to 16."))
+        return
+    values["grade_id"] = grade.id
+    if band is None:
+        if "band" not in errors:
+            errors.add("band", _("This field is required."))
+    elif grade.band_range(band) is None:
+        errors.add(
+            "band",
+            _("Grade %(grade)d has bands 1 to %(count)d.", grade=number, count=len(grade.bands)),
+        )
+
+
+def _clean_placement(
+    data: Mapping[str, Any], values: dict[str, Any], errors: FieldErrors, reference: Reference
+) -> None:
+    position_id = _read(as_int, data.get("position_id"), "position_id", errors)
+    unit_id = _read(as_int, data.get("org_unit_id"), "org_unit_id", errors)
+    position = reference.positions.get(position_id) if position_id else None
+    if position_id and position is None:
+        errors.add("position_id", _("Choose a position of this department."))
+    if unit_id and unit_id not in reference.org_units:
+        errors.add("org_unit_id", _("Choose an org unit of this department."))
+        unit_id = None
+    if not unit_id and position is not None:
+        unit_id = position.org_unit_id  # a position's unit is the usual placement
+    values["position_id"] = position.id if position else None
+    values["org_unit_id"] = unit_id or None
+
+
+# --------------------------------------------------------------------------- database checks
+
+
+def _manager_loop(session: Session, employee_id: int | None, manager_id: int) -> bool:
+    """Tell whether `manager_id`'s chain of managers reaches `employee_id` (or loops)."""
+    seen: set[int] = set()
+    current: int | None = manager_id
+    while current is not None:
+        if current == employee_id or current in seen:
+            return True
+        seen.add(current)
+        current = session.scalar(sa.select(Employee.manager_id).where(Employee.id == current))
+    return False
+
+
+def check_employee_links(
+    session: Session,
+    values: Mapping[str, Any],
+    errors: FieldErrors,
+    *,
+    employee: Employee | None = None,
+    department_id: int,
+) -> None:
+    """Add the errors that need the database: unique numbers, manager chain, user link."""
+
+    def taken(column: Any, value: Any) -> bool:
+        query = sa.select(Employee.id).where(column == value)
+        if employee is not None:
+            query = query.where(Employee.id != employee.id)
+        return session.scalar(query.limit(1)) is not None
+
+    def changed(name: str) -> bool:
+        return employee is None or getattr(employee, name) != values.get(name)
+
+    for name, message in (
+        ("employee_no", _("Another employee has this employee number.")),
+        ("emirates_id", _("Another employee has this Emirates ID.")),
+    ):
+        value = values.get(name)
+        if value and changed(name) and taken(getattr(Employee, name), value):
+            errors.add(name, message)
+    manager_id = values.get("manager_id")
+    if manager_id and changed("manager_id"):
+        exists = session.scalar(sa.select(Employee.id).where(Employee.id == manager_id))
+        if exists is None:
+            errors.add("manager_id", _("Choose a manager who is an employee of this department."))
+        elif employee is not None and _manager_loop(session, employee.id, manager_id):
+            errors.add(
+                "manager_id",
+                _("This manager reports to the employee, directly or indirectly."),
+            )
+    user_id = values.get("user_id")
+    if user_id and changed("user_id"):
+        member = session.scalar(
+            sa.select(User.id)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(User.id == user_id, RoleAssignment.department_id == department_id)
+            .limit(1)
+        )
+        if member is None:
+            errors.add("user_id", _("Choose a user who holds a role in this department."))
+        elif taken(Employee.user_id, user_id):
+            errors.add("user_id", _("This user is already linked to another employee."))
+
+
+# --------------------------------------------------------------------------- create, update
+
+
+def employee_input(employee: Employee) -> dict[str, Any]:
+    """Return the employee's current values under the input names (`EMPLOYEE_FIELDS`)."""
+    values = {name: getattr(employee, name) for name in EMPLOYEE_FIELDS if name != "grade"}
+    values["grade"] = employee.grade.number if employee.grade is not None else None
+    return values
+
+
+def create_employee(
+    session: Session,
+    data: Mapping[str, Any],
+    *,
+    department_id: int,
+    contract: Mapping[str, Any] | None = None,
+) -> Employee:
+    """Create an employee, and their first contract version when `contract` is given.
+
+    Raises ValidationError with every field problem; contract problems are
+    nested under `contract`.
+    """
+    from modules.hr.services.contracts import clean_contract, create_contract_version
+
+    reference = load_reference(session)
+    values, errors = clean_employee(data, reference)
+    check_employee_links(session, values, errors, department_id=department_id)
+    all_errors: dict[str, Any] = dict(errors)
+    if contract is not None:
+        grade = reference.grades_by_id.get(values.get("grade_id"))
+        contract_data = dict(contract)
+        if not contract_data.get("start_date"):
+            contract_data["start_date"] = values.get("hire_date")  # the usual first contract
+        _, contract_errors = clean_contract(contract_data, grade=grade, band=values.get("band"))
+        if contract_errors:
+            all_errors["contract"] = dict(contract_errors)
+    if all_errors:
+        raise ValidationError(all_errors)
+    employee = Employee(**values)
+    session.add(employee)
+    session.flush()
+    if contract is not None:
+        create_contract_version(session, employee, contract_data)
+    return employee
+
+
+def update_employee(
+    session: Session,
+    employee: Employee,
+    changes: Mapping[str, Any],
+    *,
+    expected_version: int | None,
+    department_id: int,
+) -> Employee:
+    """Change an employee's fields; refuse a stale edit (StaleEmployeeError).
+
+    `expected_version` is the `version_id` the editor saw (None skips the
+    check, for internal callers). The grade and band of an employee with a
+    contract change through a new contract version, not here.
+    """
+    if expected_version is not None and expected_version != employee.version_id:
+        raise StaleEmployeeError(employee.version_id)
+    unknown = set(changes) - set(EMPLOYEE_FIELDS)
+    if unknown:
+        raise ValidationError(
+            {name: [_("This field cannot be changed.")] for name in sorted(unknown)}
+        )
+    reference = load_reference(session)
+    merged = {**employee_input(employee), **changes}
+    values, errors = clean_employee(merged, reference)
+    if (values.get("grade_id"), values.get("band")) != (employee.grade_id, employee.band):
+        has_contract = session.scalar(
+            sa.select(Contract.id).where(Contract.employee_id == employee.id).limit(1)
+        )
+        if has_contract is not None:
+            errors.add("grade", _("Change the grade and band with a new contract version."))
+    if values.get("manager_id") is not None and values["manager_id"] == employee.id:
+        errors.add("manager_id", _("An employee cannot be their own manager."))
+    check_employee_links(session, values, errors, employee=employee, department_id=department_id)
+    if errors:
+        raise ValidationError(dict(errors))
+    for name, value in values.items():
+        if getattr(employee, name) != value:
+            setattr(employee, name, value)
+    session.flush()
+    return employee
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class EmployeeFilters:
+    """Search, filters and sort of the employee list (pages, API and export alike)."""
+
+    q: str | None = None
+    org_unit_id: int | None = None
+    grade: int | None = None
+    status: str | None = None
+    nationality_category: str | None = None
+    sort: str = "name_en"
+
+
+SORT_KEYS = ("name_en", "name_ar", "employee_no", "hire_date", "grade", "status")
+
+
+def _search_condition(q: str) -> sa.ColumnElement[bool]:
+    """Match a name in either language, an employee number, or an Emirates ID (any dashes)."""
+    text = q.strip()
+    digits = emirates_id_digits(text)
+    if re.fullmatch(r"[0-9][0-9 \-]*", text) and digits:
+        conditions = [Employee.employee_no.startswith(text.replace(" ", ""), autoescape=True)]
+        if len(digits) == EMIRATES_ID_DIGITS:
+            # A whole Emirates ID: equality uses the unique (department_id, emirates_id) index.
+            conditions.append(Employee.emirates_id == format_emirates_id(digits))
+        elif digits.startswith("784"):
+            conditions.append(
+                Employee.emirates_id.startswith(format_emirates_id(digits), autoescape=True)
+            )
+        return sa.or_(*conditions)
+    return sa.or_(
+        sa.func.lower(Employee.name_en).contains(text.lower(), autoescape=True),
+        Employee.name_ar.contains(text, autoescape=True),
+        Employee.employee_no == text.upper(),
+    )
+
+
+def org_unit_and_descendants(reference: Reference, unit_id: int) -> set[int]:
+    """Return `unit_id` and the ids of every unit below it."""
+    children: dict[int | None, list[int]] = {}
+    for unit in reference.org_units.values():
+        children.setdefault(unit.parent_id, []).append(unit.id)
+    found, stack = set(), [unit_id]
+    while stack:
+        current = stack.pop()
+        if current in found:
+            continue
+        found.add(current)
+        stack.extend(children.get(current, []))
+    return found
+
+
+def employee_list_query(session: Session, filters: EmployeeFilters) -> sa.Select:
+    """Return the SELECT of employees matching `filters`, sorted; paginate it in SQL.
+
+    The org unit filter includes the units below it. The sort key may start
+    with `-` for descending; the id breaks ties so pages never overlap.
+    """
+    query = sa.select(Employee)
+    if filters.q and filters.q.strip():
+        query = query.where(_search_condition(filters.q))
+    if filters.org_unit_id:
+        units = org_unit_and_descendants(load_reference(session), filters.org_unit_id)
+        query = query.where(Employee.org_unit_id.in_(sorted(units)))
+    if filters.grade:
+        query = query.join(Grade, Grade.id == Employee.grade_id).where(
+            Grade.number == filters.grade
+        )
+    if filters.status:
+        query = query.where(Employee.status == filters.status)
+    if filters.nationality_category in NATIONALITY_CATEGORIES:
+        query = query.where(Employee.nationality_category == filters.nationality_category)
+    descending = filters.sort.startswith("-")
+    key = filters.sort.lstrip("-")
+    if key not in SORT_KEYS:
+        key, descending = "name_en", False
+    if key == "grade":
+        sort_grade = sa.orm.aliased(Grade)
+        query = query.join(sort_grade, sort_grade.id == Employee.grade_id)
+        column: Any = sort_grade.number
+    else:
+        column = getattr(Employee, key)
+    order = column.desc() if descending else column.asc()
+    tie = Employee.id.desc() if descending else Employee.id.asc()
+    return query.order_by(order, tie)
+
+
+def find_employee(
+    session: Session, employee_id: int, *, reader_id: int, may_read_all: bool
+) -> Employee | None:
+    """Return the employee if the reader may see the record, else None (answer 404).
+
+    Officers with `hr.employee.read` see every employee of the department;
+    anyone else only the employee record linked to their own user.
+    """
+    query = sa.select(Employee).where(Employee.id == employee_id)
+    if not may_read_all:
+        query = query.where(Employee.user_id == reader_id)
+    return session.scalar(query)
+
+
+def employee_of_user(session: Session, user_id: int) -> Employee | None:
+    """Return the current department's employee record linked to user `user_id`."""
+    return session.scalar(sa.select(Employee).where(Employee.user_id == user_id))
+
+
+def find_employee_by_number(session: Session, employee_no: str) -> Employee | None:
+    """Return the current department's employee with this number (case-insensitive)."""
+    return session.scalar(
+        sa.select(Employee).where(Employee.employee_no == employee_no.strip().upper())
+    )
