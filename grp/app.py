@@ -79,6 +79,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from grp.workflow import init_workflow
 
     init_workflow(app)
+    from grp.pdf import init_pdf
+
+    init_pdf(app)  # one warning line when PDF system packages are missing; no WeasyPrint import
     _load_modules(app, state)
     _mark_third_party_views_public(app)
     _install_request_hooks(app)
