@@ -337,10 +337,11 @@ def test_db_revision_refuses_a_module_that_is_not_enabled(
     fresh_app: Callable[..., Flask], migrations_copy: Path
 ) -> None:
     app = fresh_app(GRP_MODULES_PACKAGE="grp_no_such_modules_package")
-    result = invoke(app, "db", "revision", "-m", "x", "--module", "payroll")
+    # A module without migrations yet (payroll has its folder now), so "no folder" is the test.
+    result = invoke(app, "db", "revision", "-m", "x", "--module", "finance")
     assert result.exit_code == 1
     assert "GRP_MODULES" in result.output
-    assert not (migrations_copy / "versions" / "payroll").exists()
+    assert not (migrations_copy / "versions" / "finance").exists()
 
 
 # --------------------------------------------------------------------------- create-admin

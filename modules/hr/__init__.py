@@ -1,8 +1,10 @@
-"""The HR module: organisation, grades and bands, employees, contracts, documents.
+"""The HR module: organisation, grades and bands, employees, contracts, documents, leave.
 
-`setup(app)` registers the pages (/hr/...), the API (/api/v1/hr/..., /api/v1/me),
-the `grp hr` commands and the module's settings; importing the package does
-nothing else. Other modules use `modules.hr.services`, never the tables.
+`setup(app)` registers the pages (/hr/..., /hr/leave/...), the API
+(/api/v1/hr/..., /api/v1/me), the `grp hr` commands, the module's settings,
+and for leave: the approval document type "hr.leave_request", the manager
+resolver (the employee records' managers) and the monthly accrual job;
+importing the package does nothing else. Other modules use `modules.hr.services`, never the tables.
 
 Settings (environment variable, default):
 
@@ -26,6 +28,8 @@ def setup(app: Flask) -> None:
     from grp.extensions import api
     from modules.hr.api import register_api
     from modules.hr.cli import hr_cli
+    from modules.hr.leave_api import register_leave_api
+    from modules.hr.leave_views import leave_bp
     from modules.hr.views import bp
 
     instance = Path(app.instance_path)
@@ -42,8 +46,31 @@ def setup(app: Flask) -> None:
     # Pages keep an uploaded import file between the dry run and "import the valid rows".
     app.config.setdefault("HR_IMPORT_DIR", instance / "hr_imports")
     app.register_blueprint(bp)
+    app.register_blueprint(leave_bp)
     register_api(api)
+    register_leave_api(api)
     app.cli.add_command(hr_cli)
+    _setup_leave(app)
+
+
+def _setup_leave(app: Flask) -> None:
+    """Route leave requests through the approval engine and accrue leave monthly."""
+    from grp.workflow.approvals import register_document_type, set_manager_resolver
+    from grp.workflow.jobs import register_scheduled_job
+    from modules.hr.services.leave import DOCUMENT_TYPE, leave_decided, resolve_manager
+
+    register_document_type(app, DOCUMENT_TYPE, "Leave request", "طلب إجازة", leave_decided)
+    # HR owns the org chart: a user's manager is their employee record's manager.
+    set_manager_resolver(app, resolve_manager)
+    register_scheduled_job(
+        app,
+        "hr.leave.monthly_accrual",
+        "modules.hr.services.leave:run_monthly_accrual",
+        "cron",
+        description="Accrue monthly leave (catches up missed months; safe to run twice).",
+        day=1,
+        hour=1,
+    )
 
 
 def seed_demo(app: Flask, session: Any, *, employees: int) -> None:

@@ -21,6 +21,17 @@
             "manager",
         ],
         "hr.organisation.manage": ["hr_officer", "department_admin"],
+        "hr.leave.read": ["hr_officer", "department_admin"],
+        "hr.leave.manage": ["hr_officer", "department_admin"],
+        "hr.leave.self": [
+            "department_admin",
+            "hr_officer",
+            "payroll_officer",
+            "finance_officer",
+            "procurement_officer",
+            "manager",
+            "employee",
+        ],
         "hr.self.read": [
             "department_admin",
             "hr_officer",
@@ -49,6 +60,18 @@
             "label_ar": "الهيكل التنظيمي",
             "endpoint": "hr.org_units",
             "permission": "hr.organisation.read",
+        },
+        {
+            "label_en": "Leave requests",
+            "label_ar": "طلبات الإجازة",
+            "endpoint": "hr_leave.requests",
+            "permission": "hr.leave.read",
+        },
+        {
+            "label_en": "My leave",
+            "label_ar": "إجازاتي",
+            "endpoint": "hr_leave.my_leave",
+            "permission": "hr.leave.self",
         },
         {
             "label_en": "My employee record",

@@ -23,10 +23,14 @@ hr_cli = AppGroup("hr", help="HR module: default grades, pay bands and allowance
     help="Department code (repeatable); default: every department.",
 )
 def load_defaults(codes: tuple[str, ...]) -> None:
-    """Create the default grades (1-16), pay bands and allowance types departments lack.
+    """Create the default grades, pay bands, allowance types and leave settings departments lack.
+
+    Leave settings: DOMAIN.md's leave types, the 2026 public holidays, the
+    Monday-Friday working week and the approval policy "manager, then HR".
 
     What a department already has (edited bands included) is kept.
     """
+    from modules.hr.services.leave import ensure_leave_defaults
     from modules.hr.services.organisation import ensure_hr_defaults
 
     session = db.session
@@ -41,5 +45,6 @@ def load_defaults(codes: tuple[str, ...]) -> None:
     for department in departments:
         with department_context(session, department.id):
             created = ensure_hr_defaults(session)
+            created = ensure_leave_defaults(session) or created
             session.commit()
         click.echo(f"{department.code}: {'defaults created' if created else 'already complete'}")

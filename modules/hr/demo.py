@@ -25,6 +25,7 @@ from grp.tenancy import bulk_insert, department_context
 from modules.hr.countries import UAE
 from modules.hr.models import Contract, Employee, Grade, OrgUnit, Position
 from modules.hr.services.employees import LAW_57_2023_FROM
+from modules.hr.services.leave import accrue_department, ensure_leave_defaults
 from modules.hr.services.organisation import ensure_hr_defaults
 
 TODAY = date(2026, 11, 1)  # fixed, so that the demo data is the same on every machine
@@ -208,7 +209,10 @@ def seed(session: Session, *, employees: int) -> None:
             units = _ensure_org_units(session)
             positions = _ensure_positions(session, units)
             _add_employees(session, department, index, counts[department.code], positions)
-            _link_logins(session, [x for x in logins if x.department == department.code], users)
+            mine = [x for x in logins if x.department == department.code]
+            _link_logins(session, mine, users)
+            session.flush()
+            _seed_leave(session, mine, users)
             session.flush()
 
 
@@ -503,3 +507,30 @@ def _link_logins(session: Session, logins: Sequence[Any], users: dict[str, int])
             .execution_options(synchronize_session=False)
         )
         linked.add(user_id)
+
+
+def _seed_leave(session: Session, logins: Sequence[Any], users: dict[str, int]) -> None:
+    """Seed the leave defaults; the demo employee reports to the demo manager and has a balance.
+
+    Only the demo logins' records accrue leave here: accruing for every demo
+    employee would add hundreds of thousands of ledger rows; the monthly job
+    does the rest.
+    """
+    ensure_leave_defaults(session)
+    linked = dict(
+        session.execute(
+            sa.select(Employee.user_id, Employee.id).where(Employee.user_id.is_not(None))
+        ).all()
+    )
+    by_role = {x.role: linked.get(users.get(x.username, 0)) for x in logins}
+    employee_id, manager_id = by_role.get("employee"), by_role.get("manager")
+    if employee_id and manager_id and employee_id != manager_id:
+        session.execute(
+            sa.update(Employee)
+            .where(Employee.id == employee_id, Employee.manager_id.is_distinct_from(manager_id))
+            .values(manager_id=manager_id, version_id=Employee.version_id + 1)
+            .execution_options(synchronize_session=False)
+        )
+    ids = [i for i in by_role.values() if i]
+    if ids:
+        accrue_department(session, TODAY, employee_ids=ids)

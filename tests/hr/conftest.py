@@ -68,3 +68,21 @@ def make_employee(db_session: Any, in_department: Callable[..., Any]) -> Callabl
 @pytest.fixture
 def today() -> date:
     return date.today()
+
+
+@pytest.fixture
+def leave_world(
+    make_employee: Callable[..., int],
+    create_user: Callable[..., Any],
+    hr_departments: dict[str, Any],
+    db_session: Any,
+) -> Iterator[Any]:
+    """A POLICE employee with a manager, an HR officer and the leave defaults (see leave_data)."""
+    from leave_data import build_leave_world, open_balance
+
+    from grp.tenancy import department_context
+
+    world = build_leave_world(make_employee, create_user, hr_departments)
+    with department_context(db_session, world.police.id):
+        open_balance(world)
+        yield world

@@ -19,6 +19,7 @@ from grp.api import paginate
 from grp.auth.context import require_permission
 from grp.auth.permissions import BUILT_IN_ROLES, DEPARTMENT_ADMIN, SYSTEM_ADMIN
 from grp.db import db
+from grp.errors import ValidationError
 from grp.i18n import current_language
 from grp.models import RoleAssignment, User
 from grp.web.forms import PostForm
@@ -152,6 +153,14 @@ def decide(request_id: int) -> Any:
     except ApprovalError as exc:
         db.session.rollback()
         flash(_decision_problem(exc), "error")
+        return redirect(url_for("approvals.show", request_id=request_id), code=303)
+    except ValidationError as exc:
+        # The owning module refused the decision in its on_decided (a leave balance
+        # used up meanwhile): nothing is stored; show its reasons.
+        db.session.rollback()
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
         return redirect(url_for("approvals.show", request_id=request_id), code=303)
     db.session.commit()
     kind = document_type_label(request.document_type, current_language())

@@ -12,6 +12,16 @@ from modules.hr.models.employee import (
     STATUSES,
     Employee,
 )
+from modules.hr.models.leave import (
+    DAY_BASES,
+    ENTRY_KINDS,
+    REQUEST_STATES,
+    LeaveLedgerEntry,
+    LeaveRequest,
+    LeaveType,
+    PublicHoliday,
+    WorkingWeek,
+)
 from modules.hr.models.org import (
     ALLOWANCE_CODES,
     AllowanceType,
@@ -24,18 +34,26 @@ from modules.hr.models.org import (
 __all__ = [
     "ALLOWANCE_CODES",
     "CONTRACT_TYPES",
+    "DAY_BASES",
+    "ENTRY_KINDS",
     "DOCUMENT_TYPES",
     "GENDERS",
     "MARITAL_STATUSES",
     "NATIONALITY_CATEGORIES",
     "PENSION_SCHEMES",
+    "REQUEST_STATES",
     "STATUSES",
     "AllowanceType",
     "Contract",
     "Employee",
     "EmployeeDocument",
     "Grade",
+    "LeaveLedgerEntry",
+    "LeaveRequest",
+    "LeaveType",
     "OrgUnit",
     "PayBand",
     "Position",
+    "PublicHoliday",
+    "WorkingWeek",
 ]

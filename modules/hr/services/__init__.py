@@ -5,6 +5,9 @@ Services flush, never commit. Other modules (payroll) use these, never the table
 * `contract_in_force(session, employee, on_date)` and `contracts_in_period(...)`
 * `pensionable_allowances(session)`
 * `employee_of_user(session, user_id)`, `find_employee_by_number(session, number)`
+* leave (`modules.hr.services.leave`): `working_days(session, start, end)`,
+  `unpaid_leave_days(session, employee_id, start, end)`, and
+  `register_period_lock_check(app, check)` for payroll to refuse leave in a locked period
 """
 
 from __future__ import annotations

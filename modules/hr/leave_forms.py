@@ -1,0 +1,101 @@
+"""Forms of the leave pages."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class LeaveRequestForm(FlaskForm):
+    """Request leave (for myself, or HR for an employee)."""
+
+    leave_type_id = SelectField(
+        _l("Leave type"), coerce=int, validators=[InputRequired(_l("Choose a leave type."))]
+    )
+    start_date = DateField(_l("First day"), validators=[InputRequired(_l("Enter the first day."))])
+    end_date = DateField(_l("Last day"), validators=[InputRequired(_l("Enter the last day."))])
+    reason = TextAreaField(_l("Reason"), filters=[_strip], validators=[Length(max=2000)])
+    has_document = BooleanField(_l("I have a supporting document (such as a medical report)"))
+    preview = SubmitField(_l("Count the days"))
+    submit = SubmitField(_l("Send for approval"))
+
+
+class HolidayForm(FlaskForm):
+    """Add a public holiday."""
+
+    day = DateField(_l("Date"), validators=[InputRequired(_l("Enter the date."))])
+    name_en = StringField(
+        _l("Name (English)"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the English name.")), Length(max=100)],
+    )
+    name_ar = StringField(
+        _l("Name (Arabic)"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the Arabic name.")), Length(max=100)],
+    )
+    submit = SubmitField(_l("Add the holiday"))
+
+
+class LeaveTypeForm(FlaskForm):
+    """Change a leave type's rules."""
+
+    name_en = StringField(
+        _l("Name (English)"), filters=[_strip], validators=[DataRequired(), Length(max=100)]
+    )
+    name_ar = StringField(
+        _l("Name (Arabic)"), filters=[_strip], validators=[DataRequired(), Length(max=100)]
+    )
+    paid = BooleanField(_l("Paid"))
+    day_basis = SelectField(
+        _l("Counted in"),
+        choices=[
+            SelectChoice("working", _l("Working days")),
+            SelectChoice("calendar", _l("Calendar days")),
+        ],
+    )
+    balance_limited = BooleanField(_l("Limited to the balance"))
+    accrual = SelectField(
+        _l("Accrual"),
+        choices=[SelectChoice("none", _l("No accrual")), SelectChoice("monthly", _l("Monthly"))],
+    )
+    entitlement_rules = StringField(
+        _l("Yearly days by grade (such as 12-16:30, 4-11:25, 1-3:18)"),
+        filters=[_strip],
+        render_kw={"dir": "ltr"},
+    )
+    carry_forward_cap = StringField(
+        _l("Carry-forward cap (days)"), filters=[_strip], validators=[Optional()]
+    )
+    carry_forward_expiry_months = IntegerField(
+        _l("Carried days expire after (months)"), validators=[Optional(), NumberRange(1, 11)]
+    )
+    max_days_per_request = StringField(
+        _l("Most days at a time"), filters=[_strip], validators=[Optional()]
+    )
+    max_days_per_year = StringField(
+        _l("Most days a year"), filters=[_strip], validators=[Optional()]
+    )
+    document_lifts_limits = BooleanField(_l("A supporting document lifts these limits"))
+    once_in_service = BooleanField(_l("Once in service"))
+    is_active = BooleanField(_l("Active"))
+    submit = SubmitField(_l("Save"))
+
+
+class ConfirmForm(FlaskForm):
+    """A button posting with the CSRF token (cancel, delete)."""

@@ -1,0 +1,26 @@
+{
+    "name": "payroll",
+    "version": "0.1.0",
+    "depends": ["hr"],
+    "description": "Salary components and rules, monthly payroll runs, payslips and the WPS file",
+    "permissions": {
+        "payroll.component.read": ["payroll_officer", "department_admin", "finance_officer"],
+        "payroll.component.manage": ["payroll_officer", "department_admin"],
+        "payroll.run.read": ["payroll_officer", "department_admin", "finance_officer"],
+        "payroll.run.create": ["payroll_officer", "department_admin"],
+        "payroll.run.compute": ["payroll_officer", "department_admin"],
+        "payroll.run.approve": ["payroll_officer"],
+        "payroll.run.post": ["payroll_officer", "finance_officer"],
+        "payroll.run.export": ["payroll_officer", "department_admin", "finance_officer"],
+        "payroll.payslip.read": ["payroll_officer", "department_admin", "finance_officer"],
+        "payroll.self.read": [
+            "department_admin",
+            "hr_officer",
+            "payroll_officer",
+            "finance_officer",
+            "procurement_officer",
+            "manager",
+            "employee",
+        ],
+    },
+}

@@ -1,0 +1,484 @@
+"""Payroll runs: create, compute (bulk), exclude, approve (maker-checker), and their payslips.
+
+Lifecycle (DOMAIN.md): draft → computed → approved → posted → paid. A run can
+be recomputed until it is approved; from then on its payslips are immutable,
+which `install_payslip_guards` enforces in the ORM for every code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from itertools import groupby
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from grp.db import utcnow
+from grp.errors import ValidationError
+from grp.models import User
+from grp.money import from_fils
+from grp.tenancy import bulk_insert, current_department_id
+from modules.hr.models import Contract, Employee
+from modules.hr.services import contracts_in_period
+from modules.payroll.calculation import (
+    CalculationError,
+    ContractPart,
+    PayslipResult,
+    compute_payslip,
+    days_in_month,
+)
+from modules.payroll.i18n import _
+from modules.payroll.models import (
+    LOCKED_STATES,
+    RUN_KINDS,
+    PayrollRun,
+    PayrollRunError,
+    Payslip,
+    PayslipLine,
+)
+from modules.payroll.services.components import component_specs
+
+#: Execution option with which the run service (only) rewrites a run's payslips.
+REWRITE = "payroll_rewrite"
+CHUNK_EMPLOYEES = 500
+
+
+class RunStateError(Exception):
+    """The run is not in a state that allows this (API 409)."""
+
+
+class DuplicateRunError(RunStateError):
+    """The department already has a regular run for the month (API 409)."""
+
+
+class ApprovalRefused(PermissionError):
+    """The actor may not approve this run: no permission, or they computed it (API 403)."""
+
+
+class PayslipLocked(RuntimeError):
+    """Something tried to change a payslip of an approved run."""
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def parse_period(text: str | date) -> date:
+    """Return the 1st of the month named by "YYYY-MM" (or a date); ValidationError otherwise."""
+    if isinstance(text, date):
+        return text.replace(day=1)
+    try:
+        year, month = (int(part) for part in str(text).split("-")[:2])
+        return date(year, month, 1)
+    except (TypeError, ValueError):
+        raise ValidationError({"period": [_("A month such as 2026-11.")]}) from None
+
+
+def create_run(
+    session: Session,
+    period: str | date,
+    kind: str = "regular",
+    *,
+    inputs: Mapping[str, Any] | None = None,
+) -> PayrollRun:
+    """Add a draft run of the current department; DuplicateRunError for a second regular run."""
+    month = parse_period(period)
+    if kind not in RUN_KINDS:
+        raise ValidationError({"kind": [_("One of: %(choices)s.", choices=", ".join(RUN_KINDS))]})
+    clean_inputs = _clean_inputs(inputs or {})
+    if kind == "regular":
+        sequence = 0
+        if session.scalar(
+            sa.select(PayrollRun.id).where(PayrollRun.period == month, PayrollRun.sequence == 0)
+        ):
+            raise DuplicateRunError(f"a regular run for {month:%Y-%m} exists")
+    else:
+        last = session.scalar(
+            sa.select(sa.func.max(PayrollRun.sequence)).where(PayrollRun.period == month)
+        )
+        sequence = (last or 0) + 1
+    run = PayrollRun(period=month, kind=kind, sequence=sequence, inputs=clean_inputs)
+    try:
+        # The unique key settles two concurrent creates; a savepoint keeps the caller's work.
+        with session.begin_nested():
+            session.add(run)
+    except IntegrityError:
+        raise DuplicateRunError(f"a regular run for {month:%Y-%m} exists") from None
+    return run
+
+
+def _clean_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for employee_id, values in inputs.items():
+        try:
+            days = int((values or {}).get("unpaid_days", 0))
+            cleaned[str(int(employee_id))] = {"unpaid_days": days}
+        except (TypeError, ValueError, AttributeError):
+            raise ValidationError(
+                {"inputs": [_("Bad input for employee %(id)s.", id=employee_id)]}
+            ) from None
+        if days < 0:
+            raise ValidationError(
+                {"inputs": [_("Negative unpaid days for employee %(id)s.", id=employee_id)]}
+            )
+    return cleaned
+
+
+def find_run(session: Session, run_id: int) -> PayrollRun | None:
+    return session.scalar(sa.select(PayrollRun).where(PayrollRun.id == run_id))
+
+
+def set_unpaid_days(session: Session, run: PayrollRun, employee_id: int, days: int) -> None:
+    """Record an employee's unpaid leave days for the run's month (before approval)."""
+    _require_state(run, ("draft", "computed"))
+    inputs = dict(run.inputs or {})
+    inputs.update(_clean_inputs({str(employee_id): {"unpaid_days": days}}))
+    run.inputs = inputs
+    session.flush()
+
+
+def exclude_employee(session: Session, run: PayrollRun, employee_id: int) -> None:
+    """Leave an employee out of the run (their error no longer blocks approval)."""
+    _require_state(run, ("draft", "computed"))
+    excluded = set(run.excluded_employee_ids or [])
+    excluded.add(employee_id)
+    run.excluded_employee_ids = sorted(excluded)
+    session.execute(
+        sa.delete(PayrollRunError).where(
+            PayrollRunError.run_id == run.id, PayrollRunError.employee_id == employee_id
+        )
+    )
+    _rewrite(
+        session,
+        sa.delete(PayslipLine).where(
+            PayslipLine.run_id == run.id,
+            PayslipLine.payslip_id.in_(
+                sa.select(Payslip.id).where(
+                    Payslip.run_id == run.id, Payslip.employee_id == employee_id
+                )
+            ),
+        ),
+    )
+    _rewrite(
+        session,
+        sa.delete(Payslip).where(Payslip.run_id == run.id, Payslip.employee_id == employee_id),
+    )
+    _update_totals(session, run)
+    session.expire(run, ["errors"])
+    session.flush()
+
+
+def _require_state(run: PayrollRun, states: Iterable[str]) -> None:
+    if run.state not in states:
+        raise RunStateError(f"the run is {run.state}")
+
+
+def _rewrite(session: Session, statement: Any) -> None:
+    session.execute(statement.execution_options(**{REWRITE: True}))
+
+
+# --------------------------------------------------------------------------- compute
+
+
+def compute_run(
+    session: Session,
+    run: PayrollRun,
+    actor: User | None,
+    *,
+    chunk_employees: int = CHUNK_EMPLOYEES,
+    progress: Any = None,
+) -> PayrollRun:
+    """Compute every payslip of the run, replacing those of an earlier computation.
+
+    Streams the contracts in force in the month, computes employee by employee,
+    and writes payslips and lines in bulk per chunk. An employee who cannot be
+    computed is recorded as a run error; the others go on.
+    """
+    _require_state(run, ("draft", "computed"))
+    # Back to draft first: a job commits progress midway, and a half-rewritten run
+    # must never look computed (approvable).
+    run.state = "draft"
+    _rewrite(session, sa.delete(PayslipLine).where(PayslipLine.run_id == run.id))
+    _rewrite(session, sa.delete(Payslip).where(Payslip.run_id == run.id))
+    session.execute(sa.delete(PayrollRunError).where(PayrollRunError.run_id == run.id))
+    specs = component_specs(session)
+    start = run.period
+    end = start + timedelta(days=days_in_month(start) - 1)
+    inputs = run.inputs or {}
+    excluded = set(run.excluded_employee_ids or [])
+    contracts = (
+        c for c in contracts_in_period(session, start, end) if c.employee_id not in excluded
+    )
+    by_employee = groupby(contracts, key=lambda c: c.employee_id)
+    for chunk in _chunks(((eid, list(group)) for eid, group in by_employee), chunk_employees):
+        employees = {
+            e.id: e
+            for e in session.scalars(
+                sa.select(Employee).where(Employee.id.in_([eid for eid, _ in chunk]))
+            )
+        }
+        slips: list[dict[str, Any]] = []
+        lines: dict[int, list[dict[str, Any]]] = {}
+        errors: list[dict[str, Any]] = []
+        for employee_id, versions in chunk:
+            employee = employees[employee_id]
+            unpaid = int((inputs.get(str(employee_id)) or {}).get("unpaid_days", 0))
+            try:
+                result = compute_payslip(
+                    specs,
+                    _parts(versions, employee, start, end),
+                    period=start,
+                    nationality_category=employee.nationality_category,
+                    pension_scheme=employee.pension_scheme,
+                    unpaid_days=unpaid,
+                )
+            except CalculationError as exc:
+                errors.append(
+                    {
+                        "run_id": run.id,
+                        "employee_id": employee_id,
+                        "employee_no": employee.employee_no,
+                        "message": str(exc)[:500],
+                    }
+                )
+                continue
+            slips.append(_payslip_row(run, employee, versions, result, start, end))
+            lines[employee_id] = [_line_row(run, line) for line in result.lines]
+        bulk_insert(session, PayrollRunError, errors)
+        bulk_insert(session, Payslip, slips)
+        if slips:
+            ids = dict(
+                session.execute(
+                    sa.select(Payslip.employee_id, Payslip.id).where(
+                        Payslip.run_id == run.id, Payslip.employee_id.in_(list(lines))
+                    )
+                ).all()
+            )
+            bulk_insert(
+                session,
+                PayslipLine,
+                [
+                    {**row, "payslip_id": ids[employee_id]}
+                    for employee_id, rows in lines.items()
+                    for row in rows
+                ],
+            )
+        if progress is not None:
+            progress(len(chunk))
+    run.state = "computed"
+    run.computed_by_id = actor.id if actor is not None else None
+    run.computed_at = utcnow()
+    run.approved_by_id = None
+    _update_totals(session, run)
+    session.expire(run, ["errors"])
+    session.flush()
+    return run
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _parts(
+    versions: list[Contract], employee: Employee, start: date, end: date
+) -> list[ContractPart]:
+    """Return the contract versions' amounts and the days each covers in the month."""
+    parts = []
+    for contract in versions:
+        first = max(start, contract.start_date, employee.hire_date)
+        last = min(end, contract.end_date or end)
+        if last < first:
+            continue
+        amounts: dict[str, Decimal | None] = {"basic": contract.basic_salary}
+        amounts.update(contract.allowances())
+        parts.append(
+            ContractPart(
+                amounts=amounts, grade=str(contract.grade.number), days=(last - first).days + 1
+            )
+        )
+    return parts
+
+
+def _payslip_row(
+    run: PayrollRun,
+    employee: Employee,
+    versions: list[Contract],
+    result: PayslipResult,
+    start: date,
+    end: date,
+) -> dict[str, Any]:
+    pay_start = max(start, versions[0].start_date, employee.hire_date)
+    pay_end = min(end, versions[-1].end_date or end)
+    return {
+        "run_id": run.id,
+        "employee_id": employee.id,
+        "employee_no": employee.employee_no,
+        "name_en": employee.name_en,
+        "name_ar": employee.name_ar,
+        "grade": str(versions[-1].grade.number),
+        "nationality_category": employee.nationality_category,
+        "pension_scheme": employee.pension_scheme,
+        "iban": employee.iban,
+        "bank_routing_code": employee.bank_routing_code,
+        "wps_person_id": employee.wps_person_id,
+        "pay_start": pay_start,
+        "pay_end": pay_end,
+        "days_in_month": result.days_in_month,
+        "paid_days": result.paid_days,
+        "unpaid_days": result.unpaid_days,
+        "total_earnings": result.total_earnings,
+        "total_deductions": result.total_deductions,
+        "net": result.net,
+        "total_employer": result.total_employer,
+        "fixed_income": result.income("fixed"),
+        "variable_income": result.income("variable"),
+    }
+
+
+def _line_row(run: PayrollRun, line: Any) -> dict[str, Any]:
+    return {
+        "run_id": run.id,
+        "component_code": line.code,
+        "name_en": line.name_en,
+        "name_ar": line.name_ar,
+        "category": line.category,
+        "wps_kind": line.wps_kind,
+        "display_order": line.display_order,
+        "amount": line.amount,
+        "rule_kind": line.rule_kind,
+        "base": line.base,
+        "rate": line.rate,
+        "days": line.days,
+        "formula": line.formula,
+    }
+
+
+def _update_totals(session: Session, run: PayrollRun) -> None:
+    def fils(column: Any) -> Any:
+        # Money stores integer fils; summing them is exact on both databases.
+        return sa.func.coalesce(sa.func.sum(sa.type_coerce(column, sa.BigInteger)), 0)
+
+    row = session.execute(
+        sa.select(
+            sa.func.count(Payslip.id),
+            fils(Payslip.total_earnings),
+            fils(Payslip.total_deductions),
+            fils(Payslip.net),
+            fils(Payslip.total_employer),
+        ).where(Payslip.run_id == run.id)
+    ).one()
+    run.employee_count = row[0]
+    run.total_earnings, run.total_deductions, run.total_net, run.total_employer = (
+        from_fils(int(value)) for value in row[1:]
+    )
+
+
+# --------------------------------------------------------------------------- approve
+
+
+def may_approve(actor: User, department_id: int) -> bool:
+    """Return whether `actor` holds payroll.run.approve in the department."""
+    from grp.auth.context import registry
+    from grp.auth.services import role_codes_in
+
+    return registry().allows(role_codes_in(actor, department_id), "payroll.run.approve")
+
+
+def approve_run(session: Session, run: PayrollRun, actor: User) -> PayrollRun:
+    """Approve a computed run without errors; the approver must not be who computed it."""
+    department_id = current_department_id(session)
+    if department_id is None or not may_approve(actor, department_id):
+        raise ApprovalRefused("approving a payroll run needs payroll.run.approve")
+    if run.computed_by_id is not None and run.computed_by_id == actor.id:
+        raise ApprovalRefused("the user who computed the run cannot approve it (maker-checker)")
+    _require_state(run, ("computed",))
+    if session.scalar(
+        sa.select(sa.func.count(PayrollRunError.id)).where(PayrollRunError.run_id == run.id)
+    ):
+        raise RunStateError("the run has employee errors: fix them or exclude the employees")
+    run.state = "approved"
+    run.approved_by_id = actor.id
+    run.approved_at = utcnow()
+    session.flush()
+    return run
+
+
+# --------------------------------------------------------------------------- guards
+
+
+def _locked_run_ids(session: Session, run_ids: set[int]) -> set[int]:
+    if not run_ids:
+        return set()
+    with session.no_autoflush:
+        return set(
+            session.scalars(
+                sa.select(PayrollRun.id).where(
+                    PayrollRun.id.in_(run_ids), PayrollRun.state.in_(LOCKED_STATES)
+                )
+            )
+        )
+
+
+def _refuse_locked_payslip_changes(session: Session, flush_context: Any, instances: Any) -> None:
+    run_ids = set()
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, PayrollRun):
+            _check_locked_run_change(obj, deleted=obj in session.deleted)
+            continue
+        if isinstance(obj, (Payslip, PayslipLine)) and (
+            obj in session.deleted or session.is_modified(obj)
+        ):
+            run_ids.add(obj.run_id)
+    if _locked_run_ids(session, run_ids):
+        raise PayslipLocked("payslips of an approved run cannot be changed")
+
+
+#: Fields of an approved run that may still change: its state, forward only.
+_RUN_TIMESTAMPS = {"updated_at"}
+
+
+def _check_locked_run_change(run: PayrollRun, *, deleted: bool) -> None:
+    """Refuse to delete an approved run, or to change it other than moving its state on."""
+    attrs = sa.inspect(run).attrs
+    history = attrs.state.history
+    old_state = history.deleted[0] if history.deleted else run.state
+    if old_state not in LOCKED_STATES:
+        return
+    if deleted:
+        raise PayslipLocked("an approved payroll run cannot be deleted")
+    order = ("draft", "computed", *LOCKED_STATES)
+    if history.has_changes() and order.index(run.state) <= order.index(old_state):
+        raise PayslipLocked("an approved payroll run only moves forward (posted, paid)")
+    for attr in attrs:
+        if attr.key in {"state", *_RUN_TIMESTAMPS} or not hasattr(attr, "history"):
+            continue
+        if attr.history.has_changes() and attr.key not in ("errors",):
+            raise PayslipLocked(f"an approved payroll run cannot change its {attr.key}")
+
+
+def _refuse_bulk_payslip_changes(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(REWRITE) or state.local_execution_options.get(REWRITE):
+        return
+    tables = {getattr(m, "local_table", None) for m in state.all_mappers}
+    if Payslip.__table__ in tables or PayslipLine.__table__ in tables:
+        raise PayslipLocked("payslips change only through the payroll run service")
+
+
+def install_payslip_guards() -> None:
+    """Refuse changes to payslips of approved runs, and bulk changes outside the service."""
+    if not event.contains(Session, "before_flush", _refuse_locked_payslip_changes):
+        event.listen(Session, "before_flush", _refuse_locked_payslip_changes)
+        event.listen(Session, "do_orm_execute", _refuse_bulk_payslip_changes)
