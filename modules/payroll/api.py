@@ -456,5 +456,11 @@ def my_payslip(payslip_id: int) -> Any:
 
 def register_api(api: Api) -> None:
     """Register the payroll API blueprints on the app's flask-smorest Api."""
+    # The other endpoint files add their routes to `blp` / `me_blp` when imported,
+    # which must happen before the blueprints are registered.
+    import modules.payroll.api_documents  # noqa: F401 - PDF payslips, run ZIP / merged PDF
+    import modules.payroll.api_operations  # noqa: F401 - inputs, post, mark-paid
+    import modules.payroll.api_reports  # noqa: F401 - review and reports
+
     api.register_blueprint(blp)
     api.register_blueprint(me_blp)
