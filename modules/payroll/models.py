@@ -148,6 +148,13 @@ class PayrollRun(TenantMixin, TimestampMixin, AuditedMixin, Base):
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Posting to the general ledger (finance) and the bank payment, each by whom and when.
+    posted_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     employee_count: Mapped[int] = mapped_column(default=0, server_default="0")
     total_earnings: Mapped[Decimal] = mapped_column(
         Money(), default=Decimal("0"), server_default="0"

@@ -444,8 +444,9 @@ def _refuse_locked_payslip_changes(session: Session, flush_context: Any, instanc
         raise PayslipLocked("payslips of an approved run cannot be changed")
 
 
-#: Fields of an approved run that may still change: its state, forward only.
-_RUN_TIMESTAMPS = {"updated_at"}
+#: Fields of an approved run that may still change besides its state (forward only):
+#: the record of who posted it and who marked it paid.
+_RUN_TIMESTAMPS = {"updated_at", "posted_by_id", "posted_at", "paid_by_id", "paid_at"}
 
 
 def _check_locked_run_change(run: PayrollRun, *, deleted: bool) -> None:
