@@ -23,6 +23,7 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -57,6 +58,35 @@ LABELS: dict[str, dict[str, Any]] = {
         "emirates_id": _l("Emirates ID card"),
         "labour_card": _l("Labour card"),
         "certificate": _l("Certificate"),
+        "medical_report": _l("Medical report"),
+    },
+    "termination_reason": {
+        "resignation": _l("Resignation"),
+        "end_of_contract": _l("End of contract"),
+        "retirement": _l("Retirement"),
+        "dismissal": _l("Dismissal"),
+        "death": _l("Death"),
+        "other": _l("Other"),
+    },
+    "change_request_state": {
+        "pending": _l("Pending"),
+        "approved": _l("Approved"),
+        "rejected": _l("Rejected"),
+        "cancelled": _l("Cancelled"),
+    },
+    "ledger_kind": {
+        "accrual": _l("Accrual"),
+        "taken": _l("Taken"),
+        "adjustment": _l("Adjustment"),
+        "carry_forward": _l("Carried forward"),
+        "expiry": _l("Expired"),
+        "reversal": _l("Given back"),
+    },
+    "profile_field": {
+        "work_email": _l("Work email"),
+        "mobile": _l("Mobile"),
+        "iban": _l("IBAN"),
+        "bank_routing_code": _l("Bank routing code"),
     },
     "nationality_category": {
         "uae": _l("UAE national"),
@@ -370,3 +400,69 @@ class GradeForm(FlaskForm):
 class AllowanceTypeForm(FlaskForm):
     pensionable = BooleanField(_l("Pensionable"))
     submit = SubmitField(_l("Save"))
+
+
+class TerminationForm(FlaskForm):
+    """End of service: reason and dates; "Calculate" previews, "Confirm" records."""
+
+    reason = SelectField(_l("Reason"), choices=choices("termination_reason", blank=_l("Choose…")))
+    reason_text = TextAreaField(
+        _l("Details"),
+        filters=[_strip],
+        validators=[Optional(), Length(max=2000)],
+        description=_l("Required when the reason is Other."),
+    )
+    notice_date = DateField(_l("Notice given on"), validators=[Optional()])
+    last_working_day = DateField(
+        _l("Last working day"), validators=[InputRequired(_l("Enter the last working day."))]
+    )
+    preview = SubmitField(_l("Calculate"))
+    submit = SubmitField(_l("Confirm the termination"))
+
+
+class ChangeRequestForm(FlaskForm):
+    """An employee asks HR to change their contact or bank details."""
+
+    work_email = StringField(
+        _l("Work email"),
+        filters=[_strip],
+        validators=[Optional(), Length(max=254)],
+        render_kw={"type": "email", "dir": "ltr"},
+    )
+    mobile = StringField(
+        _l("Mobile"),
+        filters=[_strip],
+        validators=[Optional(), Length(max=20)],
+        render_kw={"type": "tel", "dir": "ltr"},
+    )
+    iban = StringField(
+        _l("IBAN"),
+        filters=[_strip],
+        validators=[Optional()],
+        description=_l("AE and 21 digits, e.g. AE07 0331 2345 6789 0123 456."),
+        render_kw={"dir": "ltr", "autocomplete": "off"},
+    )
+    bank_routing_code = StringField(
+        _l("Bank routing code"),
+        filters=[_strip],
+        validators=[Optional()],
+        render_kw={"dir": "ltr", "inputmode": "numeric"},
+    )
+    note = TextAreaField(
+        _l("Note for HR"), filters=[_strip], validators=[Optional(), Length(max=2000)]
+    )
+    submit = SubmitField(_l("Send to HR"))
+
+
+class DecisionForm(FlaskForm):
+    """Approve or reject with a comment (a rejection needs one)."""
+
+    comment = TextAreaField(
+        _l("Comment"), filters=[_strip], validators=[Optional(), Length(max=2000)]
+    )
+    approve = SubmitField(_l("Approve"))
+    reject = SubmitField(_l("Reject"))
+
+
+class ButtonForm(FlaskForm):
+    """A button posting with the CSRF token (undo, withdraw)."""

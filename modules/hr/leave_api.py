@@ -66,17 +66,67 @@ class LeaveTypeUpdateSchema(LeaveTypeSchema):
     """The same fields, all optional (a separate name for the OpenAPI document)."""
 
 
+class LeaveTypeCreateSchema(LeaveTypeSchema):
+    """A new leave type: its code (fixed afterwards), names and rules."""
+
+    code = fields.String(required=True, metadata={"example": "marriage"})
+    name_en = fields.String(required=True)
+    name_ar = fields.String(required=True)
+
+
 class HolidaySchema(Schema):
     id = fields.Integer(dump_only=True)
     day = fields.Date(required=True)
     name_en = fields.String(required=True, validate=validate.Length(min=1, max=100))
     name_ar = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    hijri = fields.Boolean(
+        load_default=False, metadata={"description": "Follows the Hijri calendar (moves yearly)"}
+    )
+    to_confirm = fields.Boolean(
+        dump_only=True, metadata={"description": "An estimated date an officer must confirm"}
+    )
 
 
 class HolidayUpdateSchema(Schema):
-    day = fields.Date()
+    day = fields.Date(metadata={"description": "Setting the date confirms it"})
     name_en = fields.String(validate=validate.Length(min=1, max=100))
     name_ar = fields.String(validate=validate.Length(min=1, max=100))
+    hijri = fields.Boolean()
+    to_confirm = fields.Boolean(metadata={"description": "false: the date is confirmed"})
+
+
+class HolidayCopySchema(Schema):
+    from_year = fields.Integer(required=True)
+    to_year = fields.Integer(required=True)
+
+
+class WorkingWeekSchema(Schema):
+    working_days = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[01]{7}$"),
+        metadata={"description": "Monday..Sunday, 1 working: 1111100 is Monday to Friday"},
+    )
+
+
+class LedgerEntrySchema(Schema):
+    id = fields.Integer(dump_only=True)
+    employee_id = fields.Integer(dump_only=True)
+    leave_type = fields.Function(lambda e: e.leave_type.code)
+    kind = fields.String(dump_only=True)
+    days = fields.Decimal(as_string=True, dump_only=True)
+    entry_date = fields.Date(dump_only=True)
+    period = fields.String(dump_only=True, allow_none=True)
+    request_id = fields.Integer(dump_only=True, allow_none=True)
+    note = fields.String(dump_only=True)
+
+
+class LeaveAdjustmentSchema(Schema):
+    leave_type_id = fields.Integer(required=True)
+    days = fields.String(
+        required=True, metadata={"description": "Signed days such as 2.5 or -1", "example": "2.5"}
+    )
+    note = fields.String(required=True, metadata={"description": "Why the balance is adjusted"})
+    entry_date = fields.Date(load_default=None, metadata={"description": "Default: today"})
 
 
 class HolidayQuerySchema(Schema):
@@ -105,6 +155,7 @@ class LeaveRequestSchema(Schema):
     days = fields.Decimal(as_string=True, dump_only=True)
     reason = fields.String(dump_only=True)
     has_document = fields.Boolean(dump_only=True)
+    document_id = fields.Integer(dump_only=True, allow_none=True)
     state = fields.String(dump_only=True)
     decision_comment = fields.String(dump_only=True)
     approval_request_id = fields.Integer(dump_only=True)
@@ -120,8 +171,12 @@ class LeaveRequestCreateSchema(Schema):
     start_date = fields.Date(required=True)
     end_date = fields.Date(required=True)
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
-    has_document = fields.Boolean(
-        load_default=False, metadata={"description": "A medical report or other support"}
+    document_id = fields.Integer(
+        load_default=None,
+        metadata={
+            "description": "A supporting document of the employee (a medical report, uploaded "
+            "with POST /api/v1/me/documents); it lifts the limits of sick leave"
+        },
     )
 
 
@@ -196,6 +251,17 @@ def list_leave_types() -> Any:
     return list(db.session.scalars(sa.select(LeaveType).order_by(LeaveType.id)))
 
 
+@leave_blp.route("/leave-types", methods=["POST"])
+@leave_blp.arguments(LeaveTypeCreateSchema)
+@leave_blp.response(201, LeaveTypeSchema)
+@require_permission("hr.leave.manage")
+def create_leave_type(data: dict[str, Any]) -> Any:
+    """Create a leave type (a code, names and rules; the rest defaults)."""
+    leave_type = leave.create_leave_type(db.session, data)
+    db.session.commit()
+    return leave_type
+
+
 @leave_blp.route("/leave-types/<int:type_id>", methods=["PATCH"])
 @leave_blp.arguments(LeaveTypeUpdateSchema(partial=True))
 @leave_blp.response(200, LeaveTypeSchema)
@@ -228,6 +294,36 @@ def create_holiday(data: dict[str, Any]) -> Any:
     holiday = leave.save_holiday(db.session, None, data)
     db.session.commit()
     return holiday
+
+
+@leave_blp.route("/holidays/copy", methods=["POST"])
+@leave_blp.arguments(HolidayCopySchema)
+@leave_blp.response(201, HolidaySchema(many=True))
+@require_permission("hr.leave.manage")
+def copy_holidays(data: dict[str, Any]) -> Any:
+    """Start a year's holidays from another year's: Hijri ones moved and flagged to confirm."""
+    added = leave.copy_holidays(db.session, data["from_year"], data["to_year"])
+    db.session.commit()
+    return added
+
+
+@leave_blp.route("/working-week", methods=["GET"])
+@leave_blp.response(200, WorkingWeekSchema)
+@require_permission("hr.leave.self")
+def get_working_week() -> Any:
+    """Read the department's working weekdays."""
+    return {"working_days": leave.working_week(db.session)}
+
+
+@leave_blp.route("/working-week", methods=["PUT"])
+@leave_blp.arguments(WorkingWeekSchema)
+@leave_blp.response(200, WorkingWeekSchema)
+@require_permission("hr.leave.manage")
+def set_working_week(data: dict[str, Any]) -> Any:
+    """Set the department's working weekdays (leave is counted on them)."""
+    week = leave.set_working_week(db.session, data["working_days"])
+    db.session.commit()
+    return week
 
 
 @leave_blp.route("/holidays/<int:holiday_id>", methods=["PATCH"])
@@ -271,6 +367,31 @@ def employee_balances(employee_id: int) -> Any:
     if employee is None:
         abort(404, message="No such employee.")
     return leave.balances(db.session, employee)
+
+
+@leave_blp.route("/employees/<int:employee_id>/leave-balances/adjustments", methods=["POST"])
+@leave_blp.arguments(LeaveAdjustmentSchema)
+@leave_blp.response(201, LedgerEntrySchema)
+@require_permission("hr.leave.manage")
+def adjust_balance(data: dict[str, Any], employee_id: int) -> Any:
+    """Add an adjustment (signed days, with the reason) to an employee's leave ledger."""
+    employee = db.session.scalar(sa.select(Employee).where(Employee.id == employee_id))
+    if employee is None:
+        abort(404, message="No such employee.")
+    entry = leave.add_balance_adjustment(db.session, employee, data)
+    db.session.commit()
+    return entry
+
+
+@leave_blp.route("/employees/<int:employee_id>/leave-ledger", methods=["GET"])
+@leave_blp.response(200, LedgerEntrySchema(many=True))
+@require_permission("hr.leave.read")
+def employee_ledger(employee_id: int) -> Any:
+    """Read an employee's latest leave ledger entries (accruals, taken, adjustments, ...)."""
+    employee = db.session.scalar(sa.select(Employee).where(Employee.id == employee_id))
+    if employee is None:
+        abort(404, message="No such employee.")
+    return leave.ledger_entries(db.session, employee)
 
 
 @me_leave_blp.route("/leave-balances", methods=["GET"])

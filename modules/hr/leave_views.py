@@ -12,7 +12,17 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -26,10 +36,20 @@ from grp.models import User
 from grp.web.helpers import DEFAULT_PER_PAGE, page_number, pagination, show_service_errors
 from grp.workflow.approvals.models import ApprovalRequest
 from grp.workflow.approvals.services import can_decide, may_view
-from modules.hr.leave_forms import ConfirmForm, HolidayForm, LeaveRequestForm, LeaveTypeForm
+from modules.hr.leave_forms import (
+    AdjustmentForm,
+    ConfirmForm,
+    HolidayConfirmForm,
+    HolidayCopyForm,
+    HolidayForm,
+    LeaveRequestForm,
+    LeaveTypeForm,
+    NewLeaveTypeForm,
+    WorkingWeekForm,
+)
 from modules.hr.models import Employee, LeaveRequest, LeaveType, PublicHoliday
 from modules.hr.models.leave import REQUEST_STATES
-from modules.hr.services import leave
+from modules.hr.services import documents, leave
 from modules.hr.services.employees import employee_of_user
 
 leave_bp = Blueprint("hr_leave", __name__, url_prefix="/hr/leave", template_folder="templates")
@@ -126,12 +146,11 @@ def request_leave() -> Any:
     form.leave_type_id.choices = _type_choices()
     counted = None
     if form.validate_on_submit():
-        data = {
+        data: dict[str, Any] = {
             "leave_type_id": form.leave_type_id.data,
             "start_date": form.start_date.data,
             "end_date": form.end_date.data,
             "reason": form.reason.data or "",
-            "has_document": form.has_document.data,
         }
         leave_type = db.session.get(LeaveType, form.leave_type_id.data)
         if form.preview.data and leave_type is not None:
@@ -139,11 +158,21 @@ def request_leave() -> Any:
                 db.session, leave_type, form.start_date.data, form.end_date.data
             )
         else:
+            stored = None
             try:
+                upload = form.medical_report.data
+                if upload is not None and upload.filename:
+                    stored = _store_report(employee, upload)
+                    data["document_id"] = stored.id
                 created = leave.create_leave_request(db.session, employee, data, actor=_me())
             except ValidationError as exc:
                 db.session.rollback()
-                show_service_errors(form, exc.errors)
+                if stored is not None:
+                    _discard_file(stored)
+                errors = dict(exc.errors)
+                if "file" in errors:
+                    errors["medical_report"] = errors.pop("file")
+                show_service_errors(form, errors)
             else:
                 db.session.commit()
                 flash(
@@ -159,6 +188,25 @@ def request_leave() -> Any:
     return render_template(
         "hr/leave_request_form.html", form=form, employee=employee, counted=counted
     )
+
+
+def _store_report(employee: Employee, upload: Any) -> Any:
+    """Store an uploaded medical report of `employee` (the HR documents' checks apply)."""
+    return documents.store_document(
+        db.session,
+        employee,
+        stream=upload.stream,
+        file_name=upload.filename,
+        data={"doc_type": "medical_report"},
+        root=current_app.config["HR_DOCUMENT_DIR"],
+        max_bytes=current_app.config["HR_DOCUMENT_MAX_BYTES"],
+        uploaded_by_id=current_user.id,
+    )
+
+
+def _discard_file(document: Any) -> None:
+    """Remove the file of a document whose row was rolled back."""
+    documents.document_path(current_app.config["HR_DOCUMENT_DIR"], document).unlink(missing_ok=True)
 
 
 @leave_bp.get("/requests/<int:request_id>")
@@ -259,13 +307,18 @@ def holidays() -> Any:
                 db.session.commit()
                 flash(_("The holiday is added."), "success")
                 return redirect(url_for("hr_leave.holidays", year=form.day.data.year), code=303)
+    shown = leave.holidays_of(db.session, year)
+    # An empty year is offered the previous one's holidays; a filled one is copied forward.
+    source = year if shown else year - 1
     return render_template(
         "hr/leave_holidays.html",
         form=form,
         year=year,
-        holidays=leave.holidays_of(db.session, year),
+        holidays=shown,
         can_manage=has_permission("hr.leave.manage"),
         confirm=ConfirmForm(),
+        copy_form=HolidayCopyForm(formdata=None, data={"from_year": source, "to_year": source + 1}),
+        confirm_form=HolidayConfirmForm(formdata=None),
     )
 
 
@@ -339,3 +392,166 @@ def edit_leave_type(type_id: int) -> Any:
                 flash(_("The leave type is saved."), "success")
                 return redirect(url_for("hr_leave.leave_types"), code=303)
     return render_template("hr/leave_type_form.html", form=form, leave_type=leave_type)
+
+
+@leave_bp.route("/types/new", methods=["GET", "POST"])
+@require_permission("hr.leave.manage")
+def new_leave_type() -> Any:
+    """Create a leave type."""
+    form = NewLeaveTypeForm()
+    if request.method == "GET":
+        form.paid.data = True
+        form.is_active.data = True
+    if form.validate_on_submit():
+        data = {k: v for k, v in form.data.items() if k in leave.LEAVE_TYPE_FIELDS}
+        data["code"] = form.code.data
+        rules = _rules_from_text(form.entitlement_rules.data or "")
+        if isinstance(rules, str):
+            form.entitlement_rules.errors = [
+                *form.entitlement_rules.errors,
+                _("Write each rule as grades:days, such as 4-11:25."),
+            ]
+        else:
+            data["entitlement_rules"] = rules
+            try:
+                leave.create_leave_type(db.session, data)
+            except ValidationError as exc:
+                db.session.rollback()
+                show_service_errors(form, exc.errors)
+            else:
+                db.session.commit()
+                flash(_("The leave type is saved."), "success")
+                return redirect(url_for("hr_leave.leave_types"), code=303)
+    return render_template("hr/leave_type_form.html", form=form, leave_type=None)
+
+
+@leave_bp.post("/holidays/copy")
+@require_permission("hr.leave.manage")
+def copy_holidays() -> Any:
+    """Start a year's holidays from another year's (Hijri ones flagged to confirm)."""
+    form = HolidayCopyForm()
+    if form.validate_on_submit():
+        try:
+            added = leave.copy_holidays(db.session, form.from_year.data, form.to_year.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            for messages in exc.errors.values():
+                for message in messages:
+                    flash(message, "error")
+        else:
+            db.session.commit()
+            flash(
+                _(
+                    "%(count)s holidays are copied into %(year)s; confirm the Hijri ones.",
+                    count=len(added),
+                    year=form.to_year.data,
+                ),
+                "success",
+            )
+            return redirect(url_for("hr_leave.holidays", year=form.to_year.data), code=303)
+    else:
+        flash(_("Enter the years as four digits."), "error")
+    return redirect(url_for("hr_leave.holidays", year=form.from_year.data or None), code=303)
+
+
+@leave_bp.post("/holidays/<int:holiday_id>/confirm")
+@require_permission("hr.leave.manage")
+def confirm_holiday(holiday_id: int) -> Any:
+    """Confirm an estimated holiday, on its day or on the day given."""
+    holiday = db.session.get(PublicHoliday, holiday_id) or abort(404)
+    form = HolidayConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    data: dict[str, Any] = {"to_confirm": False}
+    if form.day.data and form.day.data != holiday.day:
+        data["day"] = form.day.data
+    try:
+        leave.save_holiday(db.session, holiday, data)
+    except ValidationError as exc:
+        db.session.rollback()
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
+    else:
+        db.session.commit()
+        flash(_("The holiday is confirmed."), "success")
+    return redirect(url_for("hr_leave.holidays", year=holiday.day.year), code=303)
+
+
+@leave_bp.route("/working-week", methods=["GET", "POST"])
+@require_permission("hr.leave.read")
+def working_week() -> Any:
+    """The department's working weekdays; leave counted in working days skips the others."""
+    week = leave.working_week(db.session)
+    form = WorkingWeekForm(data={f"day{i}": flag == "1" for i, flag in enumerate(week)})
+    can_manage = has_permission("hr.leave.manage")
+    status = 200
+    if request.method == "POST":
+        if not can_manage:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                leave.set_working_week(db.session, form.working_days())
+            except ValidationError as exc:
+                db.session.rollback()
+                show_service_errors(form, exc.errors)
+                status = 422
+            else:
+                db.session.commit()
+                flash(_("The working week is saved."), "success")
+                return redirect(url_for("hr_leave.working_week"), code=303)
+    return (
+        render_template("hr/leave_working_week.html", form=form, can_manage=can_manage),
+        status,
+    )
+
+
+@leave_bp.route("/employees/<int:employee_id>/balances", methods=["GET", "POST"])
+@require_permission("hr.leave.read")
+def employee_balances(employee_id: int) -> Any:
+    """An employee's balances and ledger; HR adds an adjustment with its reason."""
+    employee = db.session.scalar(sa.select(Employee).where(Employee.id == employee_id))
+    if employee is None:
+        abort(404)
+    can_manage = has_permission("hr.leave.manage")
+    form = AdjustmentForm()
+    form.leave_type_id.choices = _type_choices()
+    status = 200
+    if request.method == "POST":
+        if not can_manage:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                leave.add_balance_adjustment(
+                    db.session,
+                    employee,
+                    {
+                        "leave_type_id": form.leave_type_id.data,
+                        "days": form.days.data,
+                        "note": form.note.data,
+                        "entry_date": form.entry_date.data,
+                    },
+                )
+            except ValidationError as exc:
+                db.session.rollback()
+                show_service_errors(form, exc.errors)
+                status = 422
+            else:
+                db.session.commit()
+                flash(_("The adjustment is added."), "success")
+                return redirect(
+                    url_for("hr_leave.employee_balances", employee_id=employee.id), code=303
+                )
+        else:
+            status = 422
+    return (
+        render_template(
+            "hr/leave_balances.html",
+            employee=employee,
+            balances=leave.balances(db.session, employee),
+            entries=leave.ledger_entries(db.session, employee),
+            form=form,
+            can_manage=can_manage,
+        ),
+        status,
+    )

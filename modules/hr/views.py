@@ -88,6 +88,12 @@ def hr_label(kind: str, code: str | None) -> str:
     return str(LABELS.get(kind, {}).get(code, code))
 
 
+@bp.app_template_global("hr_can")
+def hr_can(permission: str) -> bool:
+    """Tell whether the signed-in user holds `permission` in the active department."""
+    return has_permission(permission)
+
+
 @bp.app_template_global("hr_country")
 def hr_country(code: str | None) -> str:
     """Return the name of a country code in the page's language."""
@@ -95,9 +101,9 @@ def hr_country(code: str | None) -> str:
 
 
 @bp.app_template_filter("money")
-def money(amount: Decimal | None) -> str:
-    """Write an amount as 12,345.67 (a dash when there is none)."""
-    return "—" if amount is None else f"{amount:,.2f}"
+def money(amount: Decimal | str | None) -> str:
+    """Write an amount (or its decimal text, as in a stored working) as 12,345.67; "—" if none."""
+    return "—" if amount is None else f"{Decimal(str(amount)):,.2f}"
 
 
 def _department_id() -> int:

@@ -8,12 +8,14 @@ balance of 20 days (on 1 January 2026).
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from grp.db import db
 from grp.models import User
@@ -68,6 +70,27 @@ class LeaveWorld:
         )
         db.session.commit()
         return request
+
+
+PDF = b"%PDF-1.4\n% medical report\n%%EOF\n"
+
+
+def medical_report(world: LeaveWorld) -> int:
+    """Store a medical report (a small PDF) of the employee; return the document's id."""
+    from modules.hr.services.documents import store_document
+
+    document = store_document(
+        db.session,
+        world.employee(),
+        stream=io.BytesIO(PDF),
+        file_name="report.pdf",
+        data={"doc_type": "medical_report"},
+        root=current_app.config["HR_DOCUMENT_DIR"],
+        max_bytes=1_000_000,
+        uploaded_by_id=None,
+    )
+    db.session.commit()
+    return document.id
 
 
 def build_leave_world(make_employee: Any, create_user: Any, departments: dict[str, Any]) -> Any:

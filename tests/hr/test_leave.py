@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from leave_data import BEFORE, SPAN
+from leave_data import BEFORE, SPAN, medical_report
 
 from grp.db import db
 from grp.errors import ValidationError
@@ -112,9 +112,12 @@ def test_limits_per_request_and_year_without_a_medical_report(leave_world):
     with pytest.raises(ValidationError) as refused:
         leave_world.request(date(2026, 12, 7), date(2026, 12, 9), code="sick")
     assert "without a supporting document" in refused.value.errors["end_date"][0]
-    assert leave_world.request(
-        date(2026, 12, 7), date(2026, 12, 9), code="sick", has_document=True
-    ).days == D("3.00")
+    report = medical_report(leave_world)
+    with_report = leave_world.request(
+        date(2026, 12, 7), date(2026, 12, 9), code="sick", document_id=report
+    )
+    assert with_report.days == D("3.00") and with_report.has_document
+    assert with_report.document.doc_type == "medical_report"
     leave_world.request(date(2026, 12, 14), date(2026, 12, 15), code="sick")
     with pytest.raises(ValidationError) as refused:
         leave_world.request(date(2026, 12, 16), date(2026, 12, 17), code="sick")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from modules.hr.models.change_request import (
+    CHANGE_REQUEST_STATES,
+    CHANGEABLE_FIELDS,
+    ChangeRequest,
+)
 from modules.hr.models.contract import CONTRACT_TYPES, Contract
-from modules.hr.models.document import DOCUMENT_TYPES, EmployeeDocument
+from modules.hr.models.document import DOCUMENT_TYPES, DocumentReminder, EmployeeDocument
 from modules.hr.models.employee import (
     GENDERS,
     MARITAL_STATUSES,
@@ -30,9 +35,12 @@ from modules.hr.models.org import (
     PayBand,
     Position,
 )
+from modules.hr.models.termination import TERMINATION_REASONS, Termination
 
 __all__ = [
     "ALLOWANCE_CODES",
+    "CHANGEABLE_FIELDS",
+    "CHANGE_REQUEST_STATES",
     "CONTRACT_TYPES",
     "DAY_BASES",
     "ENTRY_KINDS",
@@ -43,8 +51,11 @@ __all__ = [
     "PENSION_SCHEMES",
     "REQUEST_STATES",
     "STATUSES",
+    "TERMINATION_REASONS",
     "AllowanceType",
+    "ChangeRequest",
     "Contract",
+    "DocumentReminder",
     "Employee",
     "EmployeeDocument",
     "Grade",
@@ -55,5 +66,6 @@ __all__ = [
     "PayBand",
     "Position",
     "PublicHoliday",
+    "Termination",
     "WorkingWeek",
 ]

@@ -4,6 +4,9 @@ The file itself lives under the instance folder at a path built only from
 server-side values (`modules.hr.services.documents.document_path`); the row
 keeps the checked type, size and digest. Indexes: (department_id, expiry_date)
 for the expiry list, (department_id, employee_id) for an employee's documents.
+
+`DocumentReminder` records each expiry reminder sent, so the daily reminder
+job sends one per document, expiry date and threshold however often it runs.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from grp.db import AuditedMixin, Base, TenantMixin, TimestampMixin
 from modules.hr.models.employee import Employee
 
-DOCUMENT_TYPES = ("passport", "residence_visa", "emirates_id", "labour_card", "certificate")
+DOCUMENT_TYPES = (
+    "passport",
+    "residence_visa",
+    "emirates_id",
+    "labour_card",
+    "certificate",
+    "medical_report",
+)
 
 
 class EmployeeDocument(TenantMixin, TimestampMixin, AuditedMixin, Base):
@@ -48,3 +58,30 @@ class EmployeeDocument(TenantMixin, TimestampMixin, AuditedMixin, Base):
     )
 
     employee: Mapped[Employee] = relationship()
+
+
+class DocumentReminder(TenantMixin, TimestampMixin, Base):
+    """An expiry reminder sent for a document (its expiry date and the threshold reached).
+
+    Not audited: it is itself a log. A renewed document (a new expiry date)
+    gets reminders again.
+    """
+
+    __tablename__ = "hr_document_reminders"
+    __tenancy__ = "department"
+    __table_args__ = (
+        # Named explicitly: the conventional name passes PostgreSQL's 63-character limit.
+        sa.UniqueConstraint(
+            "department_id",
+            "document_id",
+            "expiry_date",
+            "threshold_days",
+            name="uq_hr_document_reminders_once",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(sa.ForeignKey("hr_documents.id", ondelete="CASCADE"))
+    expiry_date: Mapped[date]
+    threshold_days: Mapped[int] = mapped_column(sa.SmallInteger)
+    recipients: Mapped[int] = mapped_column(sa.SmallInteger, default=0)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from grp.db import AuditedMixin, Base, TenantMixin, TimestampMixin, UTCDateTime
+from modules.hr.models.document import EmployeeDocument
 from modules.hr.models.employee import Employee
 
 HUNDREDTH = Decimal("0.01")
@@ -125,7 +126,12 @@ class WorkingWeek(TenantMixin, TimestampMixin, AuditedMixin, Base):
 
 
 class PublicHoliday(TenantMixin, TimestampMixin, AuditedMixin, Base):
-    """A public holiday: one row per day, edited by officers as moon sightings move them."""
+    """A public holiday: one row per day, edited by officers as moon sightings move them.
+
+    `hijri`: the day follows the Islamic calendar (moves about 11 days earlier
+    each year); `to_confirm`: the date is an estimate (copied from an earlier
+    year) an officer has not confirmed yet.
+    """
 
     __tablename__ = "hr_public_holidays"
     __tenancy__ = "department"
@@ -135,6 +141,8 @@ class PublicHoliday(TenantMixin, TimestampMixin, AuditedMixin, Base):
     day: Mapped[date]
     name_en: Mapped[str] = mapped_column(sa.String(100))
     name_ar: Mapped[str] = mapped_column(sa.String(100))
+    hijri: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    to_confirm: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     def name(self, language: str = "en") -> str:
         return self.name_ar if language == "ar" else self.name_en
@@ -164,6 +172,10 @@ class LeaveRequest(TenantMixin, TimestampMixin, AuditedMixin, Base):
     days: Mapped[Decimal] = mapped_column(Days())
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     has_document: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The supporting document (a medical report) attached; `has_document` says one is.
+    document_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("hr_documents.id", ondelete="SET NULL")
+    )
     state: Mapped[str] = mapped_column(sa.String(12), default="pending")
     decision_comment: Mapped[str] = mapped_column(sa.Text, default="")
     requested_by_id: Mapped[int | None] = mapped_column(
@@ -176,6 +188,7 @@ class LeaveRequest(TenantMixin, TimestampMixin, AuditedMixin, Base):
 
     employee: Mapped[Employee] = relationship()
     leave_type: Mapped[LeaveType] = relationship(lazy="joined")
+    document: Mapped[EmployeeDocument | None] = relationship()
 
 
 class LeaveLedgerEntry(TenantMixin, TimestampMixin, AuditedMixin, Base):

@@ -5,6 +5,9 @@ Services flush, never commit. Other modules (payroll) use these, never the table
 * `contract_in_force(session, employee, on_date)` and `contracts_in_period(...)`
 * `pensionable_allowances(session)`
 * `employee_of_user(session, user_id)`, `find_employee_by_number(session, number)`
+* end of service: `settlements_in_period(session, start, end) -> {employee_id: Settlement}`
+  (gratuity, remaining annual leave days and their encashment of the leavers
+  whose last working day is in the period; modules.hr.services.termination)
 * leave (`modules.hr.services.leave`): `working_days(session, start, end)`,
   `unpaid_leave_days(session, employee_id, start, end)`, and
   `register_period_lock_check(app, check)` for payroll to refuse leave in a locked period
@@ -29,10 +32,20 @@ from modules.hr.services.employees import (
     update_employee,
 )
 from modules.hr.services.organisation import ensure_hr_defaults, pensionable_allowances
+from modules.hr.services.termination import (
+    Settlement,
+    TerminationPreview,
+    preview_termination,
+    settlements_in_period,
+    terminate_employee,
+    undo_termination,
+)
 
 __all__ = [
     "EmployeeFilters",
+    "Settlement",
     "StaleEmployeeError",
+    "TerminationPreview",
     "contract_history",
     "contract_in_force",
     "contracts_in_period",
@@ -44,5 +57,9 @@ __all__ = [
     "find_employee",
     "find_employee_by_number",
     "pensionable_allowances",
+    "preview_termination",
+    "settlements_in_period",
+    "terminate_employee",
+    "undo_termination",
     "update_employee",
 ]

@@ -21,11 +21,25 @@ Rules and choices (DOMAIN.md, Leave; tested in tests/hr/test_leave*.py):
   accrual, days above the type's carry-forward cap expire; with
   `carry_forward_expiry_months` N, carried days not taken by the end of month N
   expire when month N+1 accrues (leave taken uses carried days first).
+* Year end (`carry_forward_department`, the scheduled job on 1 January and
+  `grp hr carry-forward --year Y`; the first accrual of a year does the same):
+  each balance-limited or accruing type's balance at 31 December of Y-1 is
+  closed by an "expiry" entry and the part up to the type's cap is carried by a
+  "carry_forward" entry, both dated 1 January of Y with period "Y", once per
+  employee and type. Negative or zero balances stay as they are.
+* Public holidays are data per year; `copy_holidays` starts a new year from an
+  earlier one: fixed-date holidays on the same day, Hijri ones moved by whole
+  Hijri years (354.367 days) and flagged "to confirm" until an officer does.
+* A leave type whose supporting document lifts its limits (sick leave beyond 2
+  working days at a time or 6 a year) needs an attached document (a medical
+  report uploaded with the request, checked like every HR document); without
+  one the request is refused with the reason.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -41,7 +55,7 @@ from grp.errors import ValidationError
 from grp.models import User
 from grp.tenancy import bulk_insert
 from modules.hr.i18n import _
-from modules.hr.models import Employee, Grade
+from modules.hr.models import Employee, EmployeeDocument, Grade
 from modules.hr.models.leave import (
     ACTIVE_STATES,
     DEFAULT_WORKING_WEEK,
@@ -53,6 +67,7 @@ from modules.hr.models.leave import (
     WorkingWeek,
     to_days,
 )
+from modules.hr.services.values import local_today
 
 DOCUMENT_TYPE = "hr.leave_request"
 PERIOD_LOCK_KEY = "hr.leave.period_lock_checks"
@@ -115,6 +130,13 @@ DEFAULT_LEAVE_TYPES: dict[str, dict[str, Any]] = {
     "unpaid": {"name_en": "Unpaid leave", "name_ar": "إجازة بدون راتب", "paid": False},
 }
 
+#: Default holidays that follow the Hijri calendar (they move about 11 days a year).
+HIJRI_HOLIDAYS = frozenset(
+    {"Eid al-Fitr", "Arafat Day", "Eid al-Adha", "Hijri New Year", "Prophet's Birthday"}
+)
+#: Mean length of a Hijri year in days.
+HIJRI_YEAR_DAYS = 354.367
+
 #: DOMAIN.md's 2026 public holidays (Hijri dates are estimates officers correct).
 DEFAULT_HOLIDAYS: dict[int, list[tuple[date, str, str]]] = {
     2026: [
@@ -144,12 +166,16 @@ def ensure_leave_defaults(session: Session, *, approval_policy: bool = True) -> 
         if code not in existing:
             session.add(LeaveType(code=code, **settings))
             created = True
-    days = set(session.scalars(sa.select(PublicHoliday.day)))
+    existing_days = {h.day: h for h in session.scalars(sa.select(PublicHoliday))}
     for holidays in DEFAULT_HOLIDAYS.values():
         for day, name_en, name_ar in holidays:
-            if day not in days:
-                session.add(PublicHoliday(day=day, name_en=name_en, name_ar=name_ar))
+            hijri = name_en in HIJRI_HOLIDAYS
+            found = existing_days.get(day)
+            if found is None:
+                session.add(PublicHoliday(day=day, name_en=name_en, name_ar=name_ar, hijri=hijri))
                 created = True
+            elif hijri and not found.hijri and found.name_en == name_en:
+                found.hijri = True  # seeded before holidays carried the flag
     if session.scalar(sa.select(WorkingWeek.id)) is None:
         session.add(WorkingWeek(working_days=DEFAULT_WORKING_WEEK))
         created = True
@@ -221,12 +247,16 @@ def _clean_rules(value: Any, errors: dict[str, list[str]]) -> list[dict[str, Any
     return rules
 
 
-def update_leave_type(session: Session, leave_type: LeaveType, data: Mapping[str, Any]) -> None:
-    """Change a leave type's names, flags, limits or entitlement rules."""
+def _clean_leave_type(
+    data: Mapping[str, Any], *, creating: bool
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Check a leave type's fields present in `data` (all names required when `creating`)."""
     errors: dict[str, list[str]] = {}
     changes: dict[str, Any] = {}
     for name in LEAVE_TYPE_FIELDS:
         if name not in data:
+            if creating and name in ("name_en", "name_ar"):
+                errors[name] = [_("Enter a name of 1 to 100 characters.")]
             continue
         value = data[name]
         if name in ("name_en", "name_ar"):
@@ -264,11 +294,42 @@ def update_leave_type(session: Session, leave_type: LeaveType, data: Mapping[str
         else:
             value = bool(value)
         changes[name] = value
+    return changes, errors
+
+
+def update_leave_type(session: Session, leave_type: LeaveType, data: Mapping[str, Any]) -> None:
+    """Change a leave type's names, flags, limits or entitlement rules."""
+    changes, errors = _clean_leave_type(data, creating=False)
     if errors:
         raise ValidationError(errors)
     for name, value in changes.items():
         setattr(leave_type, name, value)
     session.flush()
+
+
+LEAVE_TYPE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
+
+
+def create_leave_type(session: Session, data: Mapping[str, Any]) -> LeaveType:
+    """Create a leave type: a new `code` (fixed afterwards) and the editable fields.
+
+    Fields not given take the defaults: paid, working days, no balance limit,
+    no accrual, no limits, active.
+    """
+    changes, errors = _clean_leave_type(data, creating=True)
+    code = str(data.get("code") or "").strip().lower()
+    if not LEAVE_TYPE_CODE.match(code):
+        errors["code"] = [
+            _("Use 2 to 32 small letters, digits or underscores, starting with a letter.")
+        ]
+    elif session.scalar(sa.select(LeaveType.id).where(LeaveType.code == code)) is not None:
+        errors["code"] = [_("Another leave type has this code.")]
+    if errors:
+        raise ValidationError(errors)
+    leave_type = LeaveType(code=code, **{"entitlement_rules": [], **changes})
+    session.add(leave_type)
+    session.flush()
+    return leave_type
 
 
 def holidays_of(session: Session, year: int | None = None) -> list[PublicHoliday]:
@@ -302,6 +363,12 @@ def save_holiday(
             if not value or len(value) > 100:
                 errors[name] = [_("Enter a name of 1 to 100 characters.")]
             values[name] = value
+    if "hijri" in data and data["hijri"] is not None:
+        values["hijri"] = bool(data["hijri"])
+    if "to_confirm" in data and data["to_confirm"] is not None:
+        values["to_confirm"] = bool(data["to_confirm"])
+    elif holiday is not None and "day" in values:
+        values["to_confirm"] = False  # an officer setting the date confirms it
     if errors:
         raise ValidationError(errors)
     if holiday is None:
@@ -325,6 +392,69 @@ def set_working_week(session: Session, working_days: str) -> WorkingWeek:
     week.working_days = working_days
     session.flush()
     return week
+
+
+def _next_hijri_date(day: date, year: int) -> date | None:
+    """Return the day a Hijri-dated holiday on `day` falls on in `year` (an estimate)."""
+    start = date(year, 1, 1)
+    years = int((start - day).days // HIJRI_YEAR_DAYS)
+    for k in range(years - 1, years + 3):
+        moved = day + timedelta(days=round(k * HIJRI_YEAR_DAYS))
+        if moved.year == year:
+            return moved
+    return None
+
+
+def copy_holidays(session: Session, from_year: Any, to_year: Any) -> list[PublicHoliday]:
+    """Start `to_year`'s calendar from `from_year`'s holidays; return the ones added.
+
+    Fixed-date holidays keep their day and month; Hijri ones move by whole
+    Hijri years and are flagged `to_confirm` for an officer to check against
+    the moon sighting. Days `to_year` already has a holiday on are skipped.
+    """
+    errors: dict[str, list[str]] = {}
+    years: dict[str, int] = {}
+    for name, value in (("from_year", from_year), ("to_year", to_year)):
+        try:
+            years[name] = int(value)
+            if not 2000 <= years[name] <= 2100:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors[name] = [_("Enter a year from 2000 to 2100.")]
+    if not errors and years["from_year"] == years["to_year"]:
+        errors["to_year"] = [_("Choose another year than the one copied.")]
+    source = holidays_of(session, years["from_year"]) if "from_year" in years else []
+    if "from_year" in years and not source:
+        errors["from_year"] = [
+            _("%(year)s has no public holidays to copy.", year=years["from_year"])
+        ]
+    if errors:
+        raise ValidationError(errors)
+    target = years["to_year"]
+    taken = {h.day for h in holidays_of(session, target)}
+    added = []
+    for holiday in source:
+        if holiday.hijri:
+            day = _next_hijri_date(holiday.day, target)
+        else:
+            try:
+                day = holiday.day.replace(year=target)
+            except ValueError:  # 29 February
+                day = None
+        if day is None or day in taken:
+            continue
+        taken.add(day)
+        copy = PublicHoliday(
+            day=day,
+            name_en=holiday.name_en,
+            name_ar=holiday.name_ar,
+            hijri=holiday.hijri,
+            to_confirm=holiday.hijri,
+        )
+        session.add(copy)
+        added.append(copy)
+    session.flush()
+    return added
 
 
 # --------------------------------------------------------------------------- working days
@@ -501,6 +631,56 @@ def adjust_balance(
     )
 
 
+def add_balance_adjustment(
+    session: Session, employee: Employee, data: Mapping[str, Any]
+) -> LeaveLedgerEntry:
+    """Record an HR adjustment from form or API input: `leave_type_id`, `days`, `note`, date.
+
+    `days` is signed (negative takes days away) and not zero; `note` says why;
+    `entry_date` defaults to today. Raises ValidationError naming the field.
+    """
+    errors: dict[str, list[str]] = {}
+    leave_type = None
+    with contextlib.suppress(TypeError, ValueError):
+        leave_type = session.get(LeaveType, int(data.get("leave_type_id") or 0))
+    if leave_type is None:
+        errors["leave_type_id"] = [_("Choose a leave type.")]
+    try:
+        days = to_days(data.get("days"))
+        if days == 0:
+            errors["days"] = [_("Enter a number of days other than 0, such as 2.5 or -1.")]
+    except (ArithmeticError, ValueError, TypeError):
+        errors["days"] = [_("Enter a number of days, such as 2.5.")]
+        days = ZERO
+    note = str(data.get("note") or "").strip()
+    if not note:
+        errors["note"] = [_("Say why the balance is adjusted.")]
+    elif len(note) > 500:
+        errors["note"] = [_("Use at most %(num)d characters.", num=500)]
+    entry_date = None
+    if data.get("entry_date") not in (None, ""):
+        entry_date = _parse_date(data.get("entry_date"), "entry_date", errors)
+    if errors:
+        raise ValidationError(errors)
+    assert leave_type is not None
+    lock_employee(session, employee.id)
+    return adjust_balance(session, employee, leave_type, days, note, entry_date=entry_date)
+
+
+def ledger_entries(
+    session: Session, employee: Employee, *, limit: int = 200
+) -> list[LeaveLedgerEntry]:
+    """Return the employee's latest ledger entries, newest first."""
+    return list(
+        session.scalars(
+            sa.select(LeaveLedgerEntry)
+            .where(LeaveLedgerEntry.employee_id == employee.id)
+            .order_by(LeaveLedgerEntry.entry_date.desc(), LeaveLedgerEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 # --------------------------------------------------------------------------- accrual
 
 
@@ -516,34 +696,92 @@ def monthly_share(yearly: Decimal, month: int) -> Decimal:
     return to_days(yearly * month / 12) - to_days(yearly * (month - 1) / 12)
 
 
-def _expire_above_cap(
-    session: Session, employee: Employee, leave_type: LeaveType, year: int
-) -> None:
-    """Forfeit the days above the carry-forward cap left at the end of `year - 1`, once."""
-    if leave_type.carry_forward_cap is None:
-        return
-    done = session.scalar(
-        sa.select(LeaveLedgerEntry.id).where(
-            LeaveLedgerEntry.employee_id == employee.id,
+def _carries_forward(leave_type: LeaveType) -> bool:
+    """Tell whether a type's balance is carried into the next year (it has one that matters)."""
+    return leave_type.balance_limited or leave_type.accrual == "monthly"
+
+
+def carry_forward_department(
+    session: Session,
+    year: int,
+    *,
+    employee_ids: Iterable[int] | None = None,
+    leave_types: Iterable[LeaveType] | None = None,
+) -> int:
+    """Carry the balances at the end of `year - 1` into `year`, capped; return entries added.
+
+    For each employee (not terminated) and each balance-limited or accruing
+    type: an "expiry" entry closes the year's balance and a "carry_forward"
+    entry brings back up to the type's `carry_forward_cap` (all of it without a
+    cap), both dated 1 January `year`, period "`year`". Once per employee, type
+    and year: a second run, or the year's first accrual after it, adds nothing.
+    Balances of 0 or less are left as they are. Bulk: two queries per type.
+    """
+    if leave_types is None:
+        leave_types = session.scalars(sa.select(LeaveType).where(LeaveType.is_active))
+    types = [t for t in leave_types if _carries_forward(t)]
+    close = date(year - 1, 12, 31)
+    first_day = date(year, 1, 1)
+    period = str(year)
+    ids = list(employee_ids) if employee_ids is not None else None
+    rows: list[dict[str, Any]] = []
+    for leave_type in types:
+        query = (
+            sa.select(LeaveLedgerEntry.employee_id, _sum_of_days())
+            .join(Employee, Employee.id == LeaveLedgerEntry.employee_id)
+            .where(
+                LeaveLedgerEntry.leave_type_id == leave_type.id,
+                LeaveLedgerEntry.entry_date <= close,
+                Employee.status != "terminated",
+            )
+            .group_by(LeaveLedgerEntry.employee_id)
+        )
+        done_query = sa.select(LeaveLedgerEntry.employee_id).where(
             LeaveLedgerEntry.leave_type_id == leave_type.id,
-            LeaveLedgerEntry.kind == "expiry",
-            LeaveLedgerEntry.period == str(year),
+            LeaveLedgerEntry.kind.in_(("carry_forward", "expiry")),
+            LeaveLedgerEntry.period == period,
         )
-    )
-    if done:
-        return
-    left = balance(session, employee.id, leave_type.id, as_of=date(year - 1, 12, 31))
-    if left > leave_type.carry_forward_cap:
-        add_entry(
-            session,
-            employee,
-            leave_type,
-            "expiry",
-            leave_type.carry_forward_cap - left,
-            entry_date=date(year, 1, 1),
-            period=str(year),
-            note=f"above the carry-forward cap of {leave_type.carry_forward_cap}",
-        )
+        if ids is not None:
+            query = query.where(LeaveLedgerEntry.employee_id.in_(ids))
+            done_query = done_query.where(LeaveLedgerEntry.employee_id.in_(ids))
+        done = set(session.scalars(done_query))
+        cap = leave_type.carry_forward_cap
+        for employee_id, left in session.execute(query).all():
+            if employee_id in done or left <= 0:
+                continue
+            carried = min(left, cap) if cap is not None else left
+            common = {
+                "employee_id": employee_id,
+                "leave_type_id": leave_type.id,
+                "entry_date": first_day,
+                "period": period,
+            }
+            rows.append(
+                {**common, "kind": "expiry", "days": -left, "note": f"balance of {year - 1} closed"}
+            )
+            note = f"carried into {year}" + (f" (cap {cap.normalize()})" if cap is not None else "")
+            rows.append({**common, "kind": "carry_forward", "days": carried, "note": note})
+    for start in range(0, len(rows), 1000):
+        bulk_insert(session, LeaveLedgerEntry, rows[start : start + 1000])
+    return len(rows)
+
+
+def run_carry_forward(year: int | None = None) -> int:
+    """Carry balances into `year` (default: this year) in every department: the scheduled job."""
+    from grp.audit import set_actor
+    from grp.db import db
+    from grp.models import Department
+    from grp.tenancy import department_context
+
+    year = year or local_today().year
+    session = db.session
+    set_actor(session, None, "job:hr-carry-forward")
+    added = 0
+    for department_id in list(session.scalars(sa.select(Department.id).order_by(Department.id))):
+        with department_context(session, department_id):
+            added += carry_forward_department(session, year)
+            session.commit()
+    return added
 
 
 def _expire_unused_carry_forward(
@@ -649,7 +887,9 @@ def accrue_department(
                     # The year-end balance must include the months queued so far.
                     bulk_insert(session, LeaveLedgerEntry, rows)
                     rows = []
-                    _expire_above_cap(session, employee, leave_type, month.year)
+                    carry_forward_department(
+                        session, month.year, employee_ids=[employee.id], leave_types=[leave_type]
+                    )
                 if month.month == (leave_type.carry_forward_expiry_months or 0) + 1:
                     bulk_insert(session, LeaveLedgerEntry, rows)
                     rows = []
@@ -831,8 +1071,10 @@ def create_leave_request(
     """Create a leave request for `employee` and send it for approval; return it.
 
     `data`: `leave_type_id`, `start_date`, `end_date`, optional `reason` and
-    `has_document`. `actor` is the employee's user, or an HR officer entering
-    it on their behalf (then the preparer, who may not approve it).
+    `document_id` (a document of the employee supporting the request, such as
+    a medical report: it lifts the limits of types whose document does).
+    `actor` is the employee's user, or an HR officer entering it on their
+    behalf (then the preparer, who may not approve it).
     """
     from grp.workflow.approvals import submit_for_approval
     from grp.workflow.approvals.errors import ApprovalError
@@ -847,6 +1089,17 @@ def create_leave_request(
     end = _parse_date(data.get("end_date"), "end_date", errors)
     if start and end and end < start:
         errors.setdefault("end_date", []).append(_("The leave cannot end before it starts."))
+    document = None
+    if data.get("document_id") not in (None, ""):
+        with contextlib.suppress(TypeError, ValueError):
+            document = session.scalar(
+                sa.select(EmployeeDocument).where(
+                    EmployeeDocument.id == int(data["document_id"]),
+                    EmployeeDocument.employee_id == employee.id,
+                )
+            )
+        if document is None:
+            errors["document_id"] = [_("Choose a document of this employee.")]
     if employee.status != "active":
         errors.setdefault("employee_id", []).append(_("Only an active employee may take leave."))
     requester = user_of(session, employee)
@@ -858,7 +1111,7 @@ def create_leave_request(
         raise ValidationError(errors)
     assert leave_type is not None and start is not None and end is not None
     assert requester is not None
-    has_document = bool(data.get("has_document"))
+    has_document = document is not None
     # Lock the employee so that two requests made at once cannot both fit the same balance.
     lock_employee(session, employee.id)
     days = counted_days(session, leave_type, start, end)
@@ -873,6 +1126,7 @@ def create_leave_request(
         days=days,
         reason=str(data.get("reason") or "").strip()[:2000],
         has_document=has_document,
+        document_id=document.id if document is not None else None,
         state="pending",
         requested_by_id=actor.id,
     )
