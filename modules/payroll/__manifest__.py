@@ -11,8 +11,14 @@
         "payroll.run.compute": ["payroll_officer", "department_admin"],
         "payroll.run.approve": ["payroll_officer"],
         "payroll.run.post": ["payroll_officer", "finance_officer"],
+        "payroll.run.pay": ["payroll_officer", "finance_officer"],
+        "payroll.report.read": ["payroll_officer", "department_admin", "finance_officer"],
         "payroll.run.export": ["payroll_officer", "department_admin", "finance_officer"],
         "payroll.payslip.read": ["payroll_officer", "department_admin", "finance_officer"],
+        "payroll.input.read": ["payroll_officer", "department_admin", "finance_officer"],
+        "payroll.input.manage": ["payroll_officer", "department_admin"],
+        "payroll.loan.read": ["payroll_officer", "department_admin", "finance_officer"],
+        "payroll.loan.manage": ["payroll_officer", "department_admin"],
         "payroll.self.read": [
             "department_admin",
             "hr_officer",
@@ -23,4 +29,30 @@
             "employee",
         ],
     },
+    "menu": [
+        {
+            "label_en": "Payroll runs",
+            "label_ar": "مسيرات الرواتب",
+            "endpoint": "payroll.runs",
+            "permission": "payroll.run.read",
+        },
+        {
+            "label_en": "Salary components",
+            "label_ar": "مكونات الراتب",
+            "endpoint": "payroll.components",
+            "permission": "payroll.component.read",
+        },
+        {
+            "label_en": "Payroll year to date",
+            "label_ar": "الرواتب منذ بداية السنة",
+            "endpoint": "payroll.ytd",
+            "permission": "payroll.payslip.read",
+        },
+        {
+            "label_en": "Payroll inputs",
+            "label_ar": "مدخلات الرواتب",
+            "endpoint": "payroll_inputs.inputs",
+            "permission": "payroll.input.read",
+        },
+    ],
 }

@@ -7,8 +7,6 @@ endpoint changes one, and the ORM guard refuses it anyway once a run is approved
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +24,7 @@ from grp.workflow.jobs import JobConflict, start_job
 from modules.hr.services import employee_of_user
 from modules.payroll import services
 from modules.payroll.jobs import JOB_KIND
-from modules.payroll.models import PayComponent, PayrollRun, PayRule, Payslip
+from modules.payroll.models import PayrollRun, PayRule, Payslip
 from modules.payroll.schemas import (
     ComponentSchema,
     ComponentUpdateSchema,
@@ -42,7 +40,8 @@ from modules.payroll.schemas import (
     RunSchema,
     UnpaidDaysInputSchema,
 )
-from modules.payroll.wps import Employer, SalaryRecord, SifError, build_sif
+from modules.payroll.services.reports import run_sif
+from modules.payroll.wps import SifError
 
 blp = Blueprint(
     "payroll_api",
@@ -291,11 +290,15 @@ def list_payslips(query: dict[str, Any], run_id: int) -> Any:
 @blp.response(200, PayslipSchema)
 @require_permission("payroll.payslip.read")
 def get_payslip(payslip_id: int) -> Any:
-    """Show a payslip with its lines and how each was computed."""
+    """Show a payslip with its lines and how each was computed (the read is audited)."""
+    from modules.payroll.services.access import record_payslip_read
+
     _department_id()
     payslip = db.session.scalar(sa.select(Payslip).where(Payslip.id == payslip_id))
     if payslip is None:
         abort(404, message="No such payslip.")
+    record_payslip_read(db.session, payslip, current_user._get_current_object(), what="json")
+    db.session.commit()
     return payslip
 
 
@@ -309,29 +312,8 @@ def wps_file(run_id: int) -> Any:
     if run.state not in ("approved", "posted", "paid"):
         _conflict("Only an approved run has a WPS file.")
     department = db.session.get(Department, run.department_id)
-    employer = Employer(
-        employer_id=department.wps_employer_id or "",
-        routing_code=department.bank_routing_code or "",
-        reference=f"{run.period:%b %Y} PAYROLL".upper(),
-    )
-    records = [
-        SalaryRecord(
-            employee=slip.employee_no,
-            person_id=slip.wps_person_id or "",
-            routing_code=slip.bank_routing_code or "",
-            iban=slip.iban or "",
-            pay_start=slip.pay_start,
-            pay_end=slip.pay_end,
-            fixed=slip.fixed_income,
-            variable=slip.variable_income,
-            unpaid_days=slip.unpaid_days,
-        )
-        for slip in db.session.scalars(
-            sa.select(Payslip).where(Payslip.run_id == run.id).order_by(Payslip.employee_no)
-        )
-    ]
     try:
-        sif = build_sif(employer, records, salary_month=run.period, created_at=datetime.now(UTC))
+        sif = run_sif(db.session, run, department, datetime.now(UTC))
     except SifError as exc:
         return problem_response(409, str(exc))
     if sif.content is None:
@@ -357,52 +339,9 @@ def wps_file(run_id: int) -> Any:
 @require_permission("payroll.payslip.read")
 def register_csv(run_id: int) -> Any:
     """Download the run's payroll register: one row per payslip, one column per component."""
-    run = _run(run_id)
-    slips = list(
-        db.session.scalars(
-            sa.select(Payslip)
-            .where(Payslip.run_id == run.id)
-            .options(selectinload(Payslip.lines))
-            .order_by(Payslip.employee_no)
-        )
-    )
-    codes = list(
-        db.session.scalars(
-            sa.select(PayComponent.code).order_by(PayComponent.display_order, PayComponent.code)
-        )
-    )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "employee_no",
-            "name_en",
-            *codes,
-            "total_earnings",
-            "total_deductions",
-            "net",
-            "total_employer",
-        ]
-    )
-    for slip in slips:
-        amounts = {line.component_code: line.amount for line in slip.lines}
-        writer.writerow(
-            [
-                slip.employee_no,
-                slip.name_en,
-                *(f"{amounts[c]:.2f}" if c in amounts else "" for c in codes),
-                f"{slip.total_earnings:.2f}",
-                f"{slip.total_deductions:.2f}",
-                f"{slip.net:.2f}",
-                f"{slip.total_employer:.2f}",
-            ]
-        )
-    name = f"payroll-register-{run.period:%Y-%m}-{run.id}.csv"
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    from modules.payroll.api_reports import run_report_download
+
+    return run_report_download(_run(run_id), "register", "csv")
 
 
 # --------------------------------------------------------------------------- me

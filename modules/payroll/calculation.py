@@ -8,6 +8,11 @@ module applies DOMAIN.md's arithmetic:
   summed over the contract versions in force in the month (joiners, leavers
   and salary changes); unpaid leave is a deduction computed the same way
   (a formula rule of the defaults);
+* an "input" rule pays what the run service found for the employee's month
+  (one-off inputs, a loan instalment, an end-of-service settlement), with
+  the explanation it was given;
+* difference lines (`difference_lines`) correct a month already paid: the
+  retro pay of a later run, or an adjustment run of that month;
 * each line is rounded to 0.01 half-up; totals are sums of rounded lines;
 * net = earnings − deductions; employer contributions are not part of net,
   and a negative net is an error, not a payslip.
@@ -19,11 +24,12 @@ import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from grp.money import round_money
-from modules.payroll.formula import FormulaError, parse
+from modules.payroll.formula import Formula, FormulaError, parse
 
 ZERO = Decimal("0.00")
 PENSIONABLE = "PENSIONABLE"
@@ -34,6 +40,7 @@ FORMULA_FACTS = frozenset(
         "DAYS_PAID",
         "DAYS_UNPAID",
         "DAYS_WORKED",
+        "COUNTRY",
         "EARNINGS",
         "FIXED_MONTHLY",
         "GRADE",
@@ -104,6 +111,26 @@ class Line:
     rate: str | None = None
     days: str | None = None
     formula: str | None = None
+    explanation: str | None = None
+    retro_period: date | None = None
+    retro_component: str | None = None
+    retro_difference: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class InputAmount:
+    """What an "input" rule pays this month, and why (shown on the payslip line)."""
+
+    amount: Decimal
+    explanation: str = ""
+
+
+#: The components difference lines are paid under: an earning, a deduction, an employer
+#: contribution (a department without them gets these names).
+RETRO_EARNING = "retro"
+RETRO_DEDUCTION = "retro_deduction"
+RETRO_EMPLOYER = "retro_employer"
+RETRO_CODES = frozenset({RETRO_EARNING, RETRO_DEDUCTION, RETRO_EMPLOYER})
 
 
 @dataclass
@@ -156,34 +183,47 @@ def compute_payslip(
     period: date,
     nationality_category: str,
     pension_scheme: str | None,
-    unpaid_days: int = 0,
+    unpaid_days: int | Decimal = 0,
+    inputs: Mapping[str, InputAmount] | None = None,
+    country: str = "",
+    extra_lines: Sequence[Line] = (),
+    allow_negative_net: bool = False,
 ) -> PayslipResult:
-    """Compute every component's line for one employee and month; raise CalculationError."""
+    """Compute every component's line for one employee and month; raise CalculationError.
+
+    `inputs` are the amounts of "input" components by code; `extra_lines`
+    (difference lines) are added before net is checked. `allow_negative_net`
+    is for recomputing a past month to compare it, never for paying.
+    """
     if not parts:
         raise CalculationError("no contract in force in the month")
     month_days = days_in_month(period)
     worked = sum(part.days for part in parts)
+    unpaid_days = Decimal(unpaid_days)
     if unpaid_days < 0 or unpaid_days > worked:
         raise CalculationError(
             f"unpaid days ({unpaid_days}) exceed the days in contract ({worked})"
         )
-    paid = worked - unpaid_days
+    whole_unpaid = int(unpaid_days.to_integral_value(rounding=ROUND_HALF_UP))
+    paid = worked - whole_unpaid
+    inputs = inputs or {}
     latest = parts[-1]
     # Earnings are prorated over the days in contract; unpaid days are a deduction line
     # (FIXED_MONTHLY / DAYS_IN_MONTH * DAYS_UNPAID by default), so the payslip shows them.
     part_days = [part.days for part in parts]
 
-    result = PayslipResult(days_in_month=month_days, paid_days=paid, unpaid_days=unpaid_days)
+    result = PayslipResult(days_in_month=month_days, paid_days=paid, unpaid_days=whole_unpaid)
     paid_amounts: dict[str, Decimal] = {}
     full_amounts: dict[str, Decimal] = {}
     variables: dict[str, Any] = {
         "DAYS_IN_MONTH": Decimal(month_days),
-        "DAYS_PAID": Decimal(paid),
-        "DAYS_UNPAID": Decimal(unpaid_days),
+        "DAYS_PAID": Decimal(worked) - unpaid_days,
+        "DAYS_UNPAID": unpaid_days,
         "DAYS_WORKED": Decimal(worked),
         "GRADE": latest.grade,
         "NATIONALITY": nationality_category,
         "SCHEME": pension_scheme or "",
+        "COUNTRY": country or "",
     }
     full_month = worked == month_days and len(parts) == 1
     days_text = None if full_month else f"{worked}/{month_days}"
@@ -228,6 +268,13 @@ def compute_payslip(
             line_days = days_text if component.prorated else None
             line = _line(component, rule, round_money(amount), days=line_days)
             full_amounts[component.code] = full
+        elif rule.kind == "input":
+            given = inputs.get(component.code)
+            if given is None:
+                continue
+            line = _line(component, rule, round_money(given.amount))
+            line.explanation = given.explanation[:500] or None
+            full_amounts[component.code] = line.amount
         elif rule.kind == "percent":
             rate = Decimal(rule.rate or "0")
             base = base_of(rule, paid_amounts if rule.prorate_base else full_amounts)
@@ -256,7 +303,7 @@ def compute_payslip(
             for code, value in paid_amounts.items():
                 variables[code.upper()] = value
             try:
-                amount = parse(rule.formula or "").evaluate_amount(
+                amount = _formula(rule.formula or "").evaluate_amount(
                     _with_defaults(variables, components)
                 )
             except FormulaError as exc:
@@ -268,9 +315,88 @@ def compute_payslip(
         paid_amounts[component.code] = line.amount
         if line.amount != 0:  # a zero allowance is noise on a payslip
             result.lines.append(line)
-    if result.net < 0:
+    result.lines.extend(extra_lines)
+    if result.net < 0 and not allow_negative_net:
         raise CalculationError(f"net pay would be negative ({result.net})")
     return result
+
+
+def amounts_by_code(lines: Sequence[Line]) -> dict[str, Decimal]:
+    """Return the lines' amounts summed by component code (difference lines left out)."""
+    amounts: dict[str, Decimal] = {}
+    for line in lines:
+        if line.retro_component is None:
+            amounts[line.code] = amounts.get(line.code, ZERO) + line.amount
+    return amounts
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """A component of a month being corrected: its names and category, what was paid and is due."""
+
+    code: str
+    name_en: str
+    name_ar: str
+    category: str
+    paid: Decimal
+    due: Decimal
+
+
+def difference_lines(
+    period: date,
+    corrected: Sequence[Corrected],
+    targets: Mapping[str, ComponentSpec],
+    *,
+    label: str = "Retro pay",
+    label_ar: str = "فروقات بأثر رجعي",
+) -> list[Line]:
+    """Return the lines that pay (or recover) `due − paid` of each component of `period`.
+
+    An earning paid short is an earning (`retro`), overpaid a deduction
+    (`retro_deduction`); a deduction the other way round; an employer
+    contribution a signed `retro_employer` line. Each line keeps the month,
+    the component and the signed difference, so that a later run counts it as
+    paid and never pays the same difference twice.
+    """
+    lines = []
+    for item in corrected:
+        difference = round_money(item.due) - round_money(item.paid)
+        if difference == 0 or item.code in RETRO_CODES:
+            continue
+        if item.category == "employer_contribution":
+            target, amount = targets[RETRO_EMPLOYER], difference
+        elif (item.category == "earning") == (difference > 0):
+            target, amount = targets[RETRO_EARNING], abs(difference)
+        else:
+            target, amount = targets[RETRO_DEDUCTION], abs(difference)
+        month = f"{period:%Y-%m}"
+        lines.append(
+            Line(
+                code=target.code,
+                name_en=f"{label} {month}: {item.name_en}"[:200],
+                name_ar=f"{label_ar} {month}: {item.name_ar}"[:200],
+                category=target.category,
+                wps_kind=target.wps_kind,
+                display_order=target.display_order,
+                amount=amount,
+                rule_kind="retro",
+                base=round_money(item.paid),
+                explanation=(
+                    f"{label} {month}: {item.name_en}: paid {item.paid:,.2f}, "
+                    f"due {item.due:,.2f}, difference {difference:+,.2f}"
+                )[:500],
+                retro_period=period,
+                retro_component=item.code,
+                retro_difference=difference,
+            )
+        )
+    return lines
+
+
+@lru_cache(maxsize=512)
+def _formula(text: str) -> Formula:
+    """Parse a rule's formula once per process: the hot path evaluates it per employee."""
+    return parse(text)
 
 
 def _with_defaults(

@@ -25,7 +25,9 @@ from grp.db import AuditedMixin, Base, Money, TenantMixin, TimestampMixin, UTCDa
 
 CATEGORIES = ("earning", "deduction", "employer_contribution")
 WPS_KINDS = ("fixed", "variable")
-RULE_KINDS = ("contract", "percent", "grade_table", "formula")
+#: "input": the amount comes from outside the rules (one-off inputs, loan instalments,
+#: an end-of-service settlement), see modules.payroll.services.inputs.
+RULE_KINDS = ("contract", "percent", "grade_table", "formula", "input")
 RUN_KINDS = ("regular", "adjustment")
 RUN_STATES = ("draft", "computed", "approved", "posted", "paid")
 #: Run states whose payslips can no longer change (DOMAIN.md: approved payslips are immutable).
@@ -149,9 +151,7 @@ class PayrollRun(TenantMixin, TimestampMixin, AuditedMixin, Base):
     )
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Posting to the general ledger (finance) and the bank payment, each by whom and when.
-    posted_by_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL")
-    )
+    posted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paid_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -209,6 +209,11 @@ class Payslip(TenantMixin, Base):
     name_en: Mapped[str] = mapped_column(sa.String(200))
     name_ar: Mapped[str] = mapped_column(sa.String(200))
     grade: Mapped[str | None] = mapped_column(sa.String(20))
+    # The employee's org unit when the run was computed, so reports per org unit of an
+    # old run do not move with later transfers.
+    org_unit_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("hr_org_units.id", ondelete="SET NULL")
+    )
     nationality_category: Mapped[str] = mapped_column(sa.String(10))
     pension_scheme: Mapped[str | None] = mapped_column(sa.String(20))
     iban: Mapped[str | None] = mapped_column(sa.String(23))
@@ -261,5 +266,111 @@ class PayslipLine(TenantMixin, Base):
     rate: Mapped[str | None] = mapped_column(sa.String(20))
     days: Mapped[str | None] = mapped_column(sa.String(20))  # "15/30": paid / calendar days
     formula: Mapped[str | None] = mapped_column(sa.Text)
+    # Why the line is there when no rule says it: an input's note, "instalment 3 of 10",
+    # a settlement, a retro difference ("Retro pay 2026-10: Basic salary: paid ..., due ...").
+    explanation: Mapped[str | None] = mapped_column(sa.String(500))
+    # A difference line (retro pay, adjustment run): the month and component it corrects,
+    # and the signed difference in that component's own terms (what "paid" sums).
+    retro_period: Mapped[date | None]
+    retro_component: Mapped[str | None] = mapped_column(sa.String(40))
+    retro_difference: Mapped[Decimal | None] = mapped_column(Money())
 
     payslip: Mapped[Payslip] = relationship(back_populates="lines")
+
+
+# --------------------------------------------------------------------------- inputs and loans
+
+INPUT_SOURCES = ("manual", "import")
+
+
+class PayrollInput(TenantMixin, TimestampMixin, AuditedMixin, Base):
+    """A one-off amount of one employee's month: overtime, another earning or deduction.
+
+    It becomes a payslip line of its component (a component with an "input"
+    rule) in the regular run of `period`; once that run is approved the
+    month's inputs can no longer change.
+    """
+
+    __tablename__ = "payroll_inputs"
+    __tenancy__ = "department"
+    __table_args__ = (
+        sa.Index(
+            "ix_payroll_inputs_department_id_period_employee_id",
+            "department_id",
+            "period",
+            "employee_id",
+        ),
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint(f"source IN {INPUT_SOURCES}", name="source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[date]  # the 1st of the month
+    employee_id: Mapped[int] = mapped_column(sa.ForeignKey("hr_employees.id", ondelete="RESTRICT"))
+    component_code: Mapped[str] = mapped_column(sa.String(40))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    source: Mapped[str] = mapped_column(sa.String(10), default="manual", server_default="manual")
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class PayrollLoan(TenantMixin, TimestampMixin, AuditedMixin, Base):
+    """A loan to an employee, repaid by a deduction each month from `first_period`.
+
+    Instalment n (n = 1 in `first_period`) is `instalment`, the last one what is
+    left of the principal; the schedule follows the calendar, so a month the
+    employee is not paid (excluded, no contract) is not caught up by itself.
+    In the leaving month the whole remaining balance is deducted. A cancelled
+    loan (`is_active` false) yields nothing.
+    """
+
+    __tablename__ = "payroll_loans"
+    __tenancy__ = "department"
+    __table_args__ = (
+        sa.Index("ix_payroll_loans_department_id_employee_id", "department_id", "employee_id"),
+        sa.CheckConstraint("principal > 0", name="principal_positive"),
+        sa.CheckConstraint("instalment > 0 AND instalment <= principal", name="instalment"),
+        sa.CheckConstraint("instalment_count > 0", name="instalment_count"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_id: Mapped[int] = mapped_column(sa.ForeignKey("hr_employees.id", ondelete="RESTRICT"))
+    principal: Mapped[Decimal] = mapped_column(Money())
+    instalment: Mapped[Decimal] = mapped_column(Money())
+    instalment_count: Mapped[int] = mapped_column(sa.SmallInteger)
+    first_period: Mapped[date]  # the 1st of the month of the first instalment
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    @property
+    def last_period(self) -> date:
+        """The month of the last instalment."""
+        months = (
+            self.first_period.year * 12 + self.first_period.month - 1 + self.instalment_count - 1
+        )
+        return date(months // 12, months % 12 + 1, 1)
+
+    def instalment_number(self, period: date) -> int:
+        """Return which instalment falls in `period` (1-based; outside 1..count: none)."""
+        return (
+            (period.year - self.first_period.year) * 12 + period.month - self.first_period.month + 1
+        )
+
+    def amount_of(self, number: int) -> Decimal:
+        """Return instalment `number`'s amount: the instalment, the last one the rest."""
+        if number < 1 or number > self.instalment_count:
+            return Decimal("0.00")
+        if number < self.instalment_count:
+            return self.instalment
+        return self.principal - self.instalment * (self.instalment_count - 1)
+
+    def balance_after(self, number: int) -> Decimal:
+        """Return what is left to repay after instalment `number`."""
+        if number >= self.instalment_count:
+            return Decimal("0.00")
+        return self.principal - self.instalment * max(number, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from grp.api import PaginationQuerySchema
@@ -133,6 +134,13 @@ class LineSchema(Schema):
     rate = fields.String(allow_none=True)
     days = fields.String(allow_none=True)
     formula = fields.String(allow_none=True)
+    explanation = fields.String(allow_none=True)
+    retro_period = fields.Method("_retro_period")
+    retro_component = fields.String(allow_none=True)
+    retro_difference = MoneyField(allow_none=True)
+
+    def _retro_period(self, line: Any) -> str | None:
+        return f"{line.retro_period:%Y-%m}" if line.retro_period else None
 
 
 class PayslipSummarySchema(Schema):
@@ -177,3 +185,200 @@ class WpsExceptionSchema(Schema):
     employee = fields.String()
     field = fields.String()
     reason = fields.String()
+
+
+# --------------------------------------------------------------------------- inputs and loans
+
+
+def _month(value: Any) -> str | None:
+    return f"{value:%Y-%m}" if value is not None else None
+
+
+class PayrollInputCreateSchema(Schema):
+    period = fields.String(required=True, metadata={"example": "2026-11"})
+    employee_no = fields.String(metadata={"description": "The employee (or employee_id)"})
+    employee_id = fields.Integer()
+    component = fields.String(required=True, metadata={"example": "overtime"})
+    amount = MoneyField(required=True, metadata={"example": "750.00"})
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class PayrollInputSchema(Schema):
+    id = fields.Integer()
+    period = fields.Function(lambda item: _month(item.period))
+    employee_id = fields.Integer()
+    component_code = fields.String()
+    amount = MoneyField()
+    note = fields.String()
+    source = fields.String()
+    created_by_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class PayrollInputQuerySchema(PaginationQuerySchema):
+    period = fields.String(metadata={"example": "2026-11"})
+    employee_id = fields.Integer()
+    employee_no = fields.String()
+
+
+class PayrollInputImportSchema(Schema):
+    """multipart/form-data: the CSV or XLSX file (employee_no, component, amount, note)."""
+
+    file = Upload(required=True)
+    period = fields.String(required=True, metadata={"example": "2026-11"})
+    dry_run = fields.Boolean(
+        load_default=True, metadata={"description": "Check only (the default); store nothing"}
+    )
+    valid_only = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Store the valid rows even if others have errors"},
+    )
+
+
+class PayrollInputRowProblemSchema(Schema):
+    line = fields.Integer()
+    employee_no = fields.String(allow_none=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class PayrollInputImportReportSchema(Schema):
+    period = fields.Function(lambda report: _month(report.period))
+    mode = fields.String()
+    rows = fields.Integer()
+    valid = fields.Integer()
+    stored = fields.Integer()
+    problems = fields.List(fields.Nested(PayrollInputRowProblemSchema))
+
+
+class PayrollLoanCreateSchema(Schema):
+    employee_no = fields.String(metadata={"description": "The employee (or employee_id)"})
+    employee_id = fields.Integer()
+    principal = MoneyField(required=True, metadata={"example": "12000.00"})
+    instalment = MoneyField(metadata={"description": "Monthly amount (or instalments)"})
+    instalments = fields.Integer(metadata={"description": "Number of months (or instalment)"})
+    first_period = fields.String(required=True, metadata={"example": "2026-11"})
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class PayrollLoanSchema(Schema):
+    id = fields.Integer()
+    employee_id = fields.Integer()
+    principal = MoneyField()
+    instalment = MoneyField()
+    instalment_count = fields.Integer()
+    first_period = fields.Function(lambda loan: _month(loan.first_period))
+    last_period = fields.Function(lambda loan: _month(loan.last_period))
+    note = fields.String()
+    is_active = fields.Boolean()
+    created_by_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class PayrollLoanQuerySchema(PaginationQuerySchema):
+    employee_id = fields.Integer()
+
+
+# ---------------------------------------------------------------- lifecycle, review, reports
+
+
+class RunLifecycleSchema(RunSchema):
+    """A run with who computed, approved, posted and paid it, and when."""
+
+    computed_at = fields.DateTime(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
+    posted_by_id = fields.Integer(allow_none=True)
+    posted_at = fields.DateTime(allow_none=True)
+    paid_by_id = fields.Integer(allow_none=True)
+    paid_at = fields.DateTime(allow_none=True)
+
+
+def _decimal_text(value: Any) -> str | None:
+    return None if value is None else f"{value}"
+
+
+class ChangeSchema(Schema):
+    previous = MoneyField()
+    current = MoneyField()
+    difference = MoneyField()
+    percent = fields.Function(
+        lambda change: _decimal_text(change.percent),
+        allow_none=True,
+        metadata={"description": "Change in percent of the previous amount; null from zero"},
+    )
+    flagged = fields.Boolean()
+
+
+class ComponentChangeSchema(ChangeSchema):
+    code = fields.String()
+    name_en = fields.String()
+    name_ar = fields.String()
+    category = fields.String()
+
+
+class EmployeeVarianceSchema(ChangeSchema):
+    employee_id = fields.Integer()
+    employee_no = fields.String()
+    name_en = fields.String()
+    name_ar = fields.String()
+    components = fields.List(fields.Nested(ComponentChangeSchema))
+
+
+class VarianceQuerySchema(Schema):
+    threshold = fields.String(
+        metadata={"description": "Flag changes above this percent (default: the setting, 10)"}
+    )
+    amount = fields.String(
+        metadata={"description": "Flag changes above this amount in AED (default: off)"}
+    )
+    all = fields.Boolean(
+        load_default=False,
+        metadata={"description": "List every changed employee, not only flagged"},
+    )
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+
+
+class VarianceSchema(Schema):
+    run_id = fields.Function(lambda report: report.run.id)
+    period = fields.Function(lambda report: f"{report.run.period:%Y-%m}")
+    previous_run_id = fields.Function(
+        lambda report: report.previous.id if report.previous else None, allow_none=True
+    )
+    threshold_percent = fields.Function(
+        lambda report: _decimal_text(report.thresholds.percent), allow_none=True
+    )
+    threshold_amount = fields.Function(
+        lambda report: _decimal_text(report.thresholds.amount), allow_none=True
+    )
+    totals = fields.Dict(keys=fields.String(), values=fields.Nested(ChangeSchema))
+    components = fields.List(fields.Nested(ComponentChangeSchema))
+    employees = fields.List(fields.Nested(EmployeeVarianceSchema))
+    employee_count = fields.Integer()
+    truncated = fields.Boolean()
+
+
+class PersonRowSchema(Schema):
+    employee_id = fields.Integer()
+    employee_no = fields.String()
+    name_en = fields.String()
+    name_ar = fields.String()
+    pay_start = fields.Date(allow_none=True)
+    pay_end = fields.Date(allow_none=True)
+    net = MoneyField(allow_none=True)
+    reason = fields.String(
+        metadata={"enum": ["new", "joined", "gone", "leaving", "excluded"]},
+    )
+
+
+class ChangesSchema(Schema):
+    run_id = fields.Function(lambda report: report.run.id)
+    period = fields.Function(lambda report: f"{report.run.period:%Y-%m}")
+    previous_run_id = fields.Function(
+        lambda report: report.previous.id if report.previous else None, allow_none=True
+    )
+    joiners = fields.List(fields.Nested(PersonRowSchema))
+    leavers = fields.List(fields.Nested(PersonRowSchema))
+    excluded = fields.List(fields.Nested(PersonRowSchema))
+
+
+class YtdQuerySchema(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))

@@ -148,9 +148,9 @@ def test_components_create_and_update(officers):
     created = maker.post(
         "/api/v1/payroll/components",
         json={
-            "code": "overtime",
-            "name_en": "Overtime",
-            "name_ar": "العمل الإضافي",
+            "code": "shift_allowance",
+            "name_en": "Shift allowance",
+            "name_ar": "بدل المناوبة",
             "category": "earning",
             "wps_kind": "variable",
         },

@@ -8,7 +8,7 @@ which `install_payslip_guards` enforces in the ORM for every code path.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from itertools import groupby
 from typing import Any
@@ -27,10 +27,11 @@ from modules.hr.models import Contract, Employee
 from modules.hr.services import contracts_in_period
 from modules.payroll.calculation import (
     CalculationError,
-    ContractPart,
+    Line,
     PayslipResult,
     compute_payslip,
     days_in_month,
+    difference_lines,
 )
 from modules.payroll.i18n import _
 from modules.payroll.models import (
@@ -42,6 +43,24 @@ from modules.payroll.models import (
     PayslipLine,
 )
 from modules.payroll.services.components import component_specs
+from modules.payroll.services.inputs import (
+    hr_unpaid_days,
+    month_inputs,
+    on_unpaid_leave,
+    settlement_inputs,
+    settlements_of,
+)
+from modules.payroll.services.retro import (
+    RetroPlanner,
+    contract_parts,
+    corrections,
+    difference_targets,
+    month_end,
+    paid_inputs,
+    paid_months,
+    recompute_due,
+    with_settlement,
+)
 
 #: Execution option with which the run service (only) rewrites a run's payslips.
 REWRITE = "payroll_rewrite"
@@ -191,12 +210,17 @@ def compute_run(
     *,
     chunk_employees: int = CHUNK_EMPLOYEES,
     progress: Any = None,
+    retro_months: int | None = None,
 ) -> PayrollRun:
     """Compute every payslip of the run, replacing those of an earlier computation.
 
     Streams the contracts in force in the month, computes employee by employee,
     and writes payslips and lines in bulk per chunk. An employee who cannot be
-    computed is recorded as a run error; the others go on.
+    computed is recorded as a run error; the others go on. A regular run adds
+    the month's inputs, loans, HR's unpaid leave and leavers' settlements, and
+    the retro pay of earlier months (`services.retro`); an adjustment run pays
+    only the differences of its own month. Everything is read per chunk in one
+    query per kind, never per employee.
     """
     _require_state(run, ("draft", "computed"))
     # Back to draft first: a job commits progress midway, and a half-rewritten run
@@ -205,49 +229,21 @@ def compute_run(
     _rewrite(session, sa.delete(PayslipLine).where(PayslipLine.run_id == run.id))
     _rewrite(session, sa.delete(Payslip).where(Payslip.run_id == run.id))
     session.execute(sa.delete(PayrollRunError).where(PayrollRunError.run_id == run.id))
-    specs = component_specs(session)
-    start = run.period
-    end = start + timedelta(days=days_in_month(start) - 1)
-    inputs = run.inputs or {}
+    computation = _Computation(session, run, retro_months=retro_months)
     excluded = set(run.excluded_employee_ids or [])
     contracts = (
-        c for c in contracts_in_period(session, start, end) if c.employee_id not in excluded
+        c
+        for c in contracts_in_period(session, computation.start, computation.end)
+        if c.employee_id not in excluded
     )
-    by_employee = groupby(contracts, key=lambda c: c.employee_id)
-    for chunk in _chunks(((eid, list(group)) for eid, group in by_employee), chunk_employees):
-        employees = {
-            e.id: e
-            for e in session.scalars(
-                sa.select(Employee).where(Employee.id.in_([eid for eid, _ in chunk]))
-            )
-        }
-        slips: list[dict[str, Any]] = []
-        lines: dict[int, list[dict[str, Any]]] = {}
-        errors: list[dict[str, Any]] = []
-        for employee_id, versions in chunk:
-            employee = employees[employee_id]
-            unpaid = int((inputs.get(str(employee_id)) or {}).get("unpaid_days", 0))
-            try:
-                result = compute_payslip(
-                    specs,
-                    _parts(versions, employee, start, end),
-                    period=start,
-                    nationality_category=employee.nationality_category,
-                    pension_scheme=employee.pension_scheme,
-                    unpaid_days=unpaid,
-                )
-            except CalculationError as exc:
-                errors.append(
-                    {
-                        "run_id": run.id,
-                        "employee_id": employee_id,
-                        "employee_no": employee.employee_no,
-                        "message": str(exc)[:500],
-                    }
-                )
-                continue
-            slips.append(_payslip_row(run, employee, versions, result, start, end))
-            lines[employee_id] = [_line_row(run, line) for line in result.lines]
+    groups: Iterator[tuple[int, list[Contract]]] = (
+        (employee_id, list(group))
+        for employee_id, group in groupby(contracts, key=lambda c: c.employee_id)
+    )
+    if run.kind == "adjustment":
+        groups = computation.with_paid_without_contract(groups, excluded)
+    for chunk in _chunks(groups, chunk_employees):
+        slips, lines, errors = computation.compute_chunk(chunk)
         bulk_insert(session, PayrollRunError, errors)
         bulk_insert(session, Payslip, slips)
         if slips:
@@ -279,6 +275,176 @@ def compute_run(
     return run
 
 
+class _Computation:
+    """The facts of one run's computation read once, and the computation of a chunk."""
+
+    def __init__(self, session: Session, run: PayrollRun, *, retro_months: int | None) -> None:
+        self.session = session
+        self.run = run
+        self.specs = component_specs(session)
+        self.targets = difference_targets(self.specs)
+        self.start = run.period
+        self.end = month_end(run.period)
+        self.manual = run.inputs or {}
+        # Few per month: read once for the run (HR answers for the department's month).
+        self.settlements = settlements_of(session, self.start, self.end)
+        self.on_leave = on_unpaid_leave(session, self.start, self.end)
+        self.retro = (
+            RetroPlanner(session, run, self.specs, months=retro_months)
+            if run.kind == "regular"
+            else None
+        )
+
+    def with_paid_without_contract(
+        self, groups: Iterator[tuple[int, list[Contract]]], excluded: set[int]
+    ) -> Iterator[tuple[int, list[Contract]]]:
+        """Add the employees paid for the month who no longer have a contract in it."""
+        paid = set(
+            self.session.scalars(
+                sa.select(Payslip.employee_id)
+                .join(PayrollRun, PayrollRun.id == Payslip.run_id)
+                .where(PayrollRun.period == self.start, PayrollRun.id != self.run.id)
+                .distinct()
+            )
+        )
+        seen = set()
+        for employee_id, versions in groups:
+            seen.add(employee_id)
+            yield employee_id, versions
+        for employee_id in sorted(paid - seen - excluded):
+            yield employee_id, []
+
+    def unpaid_days(self, employee: Employee, versions: list[Contract]) -> int | Decimal:
+        """The run's manual unpaid days of the employee, else HR's approved unpaid leave."""
+        manual = self.manual.get(str(employee.id)) or {}
+        if "unpaid_days" in manual:
+            return int(manual["unpaid_days"])
+        if employee.id not in self.on_leave or not versions:
+            return 0
+        first = max(self.start, versions[0].start_date, employee.hire_date)
+        last = min(self.end, versions[-1].end_date or self.end)
+        return hr_unpaid_days(self.session, employee.id, first, last)
+
+    def compute_chunk(
+        self, chunk: list[tuple[int, list[Contract]]]
+    ) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]], list[dict[str, Any]]]:
+        """Return the payslip rows, line rows (by employee) and error rows of a chunk."""
+        employees = {
+            e.id: e
+            for e in self.session.scalars(
+                sa.select(Employee).where(Employee.id.in_([eid for eid, _ in chunk]))
+            )
+        }
+        slips: list[dict[str, Any]] = []
+        lines: dict[int, list[dict[str, Any]]] = {}
+        errors: list[dict[str, Any]] = []
+        compute = self._adjustments if self.run.kind == "adjustment" else self._regular
+        for employee_id, outcome in compute(chunk, employees):
+            employee = employees[employee_id]
+            if isinstance(outcome, str):
+                errors.append(
+                    {
+                        "run_id": self.run.id,
+                        "employee_id": employee_id,
+                        "employee_no": employee.employee_no,
+                        "message": outcome[:500],
+                    }
+                )
+                continue
+            versions, result = outcome
+            slips.append(_payslip_row(self.run, employee, versions, result, self.start, self.end))
+            lines[employee_id] = [_line_row(self.run, line) for line in result.lines]
+        return slips, lines, errors
+
+    def _regular(
+        self, chunk: list[tuple[int, list[Contract]]], employees: dict[int, Employee]
+    ) -> Iterator[tuple[int, Any]]:
+        ids = [employee_id for employee_id, _ in chunk]
+        month = month_inputs(self.session, self.start, ids, leavers=self.settlements)
+        retro_lines, retro_errors = (
+            self.retro.lines_for(employees) if self.retro is not None else ({}, {})
+        )
+        for employee_id, versions in chunk:
+            employee = employees[employee_id]
+            if employee_id in retro_errors:
+                yield employee_id, retro_errors[employee_id]
+                continue
+            try:
+                result = compute_payslip(
+                    self.specs,
+                    contract_parts(versions, employee, self.start, self.end),
+                    period=self.start,
+                    nationality_category=employee.nationality_category,
+                    pension_scheme=employee.pension_scheme,
+                    country=employee.nationality,
+                    unpaid_days=self.unpaid_days(employee, versions),
+                    inputs=month.get(employee_id),
+                    extra_lines=retro_lines.get(employee_id, ()),
+                )
+            except CalculationError as exc:
+                yield employee_id, str(exc)
+                continue
+            yield employee_id, (versions, result)
+
+    def _adjustments(
+        self, chunk: list[tuple[int, list[Contract]]], employees: dict[int, Employee]
+    ) -> Iterator[tuple[int, Any]]:
+        ids = [employee_id for employee_id, _ in chunk]
+        paid = paid_months(self.session, ids, self.start, self.start, exclude_run_id=self.run.id)
+        # Someone never paid for the month (excluded from its run, or hired late) is paid
+        # in full, with the month's inputs; for the others inputs and loans stay as paid.
+        fresh = [employee_id for employee_id in ids if (employee_id, self.start) not in paid]
+        month = month_inputs(self.session, self.start, fresh, leavers=self.settlements)
+        for employee_id, versions in chunk:
+            employee = employees[employee_id]
+            paid_month = paid.get((employee_id, self.start))
+            if paid_month is None:
+                inputs = month.get(employee_id, {})
+                unpaid = self.unpaid_days(employee, versions)
+            else:
+                settlement = self.settlements.get(employee_id)
+                inputs = with_settlement(
+                    paid_inputs(paid_month),
+                    settlement_inputs(settlement) if settlement is not None else None,
+                )
+                unpaid = paid_month.unpaid_days or 0
+            try:
+                due, due_result = recompute_due(
+                    self.specs,
+                    contract_parts(versions, employee, self.start, self.end),
+                    period=self.start,
+                    employee=employee,
+                    inputs=inputs,
+                    unpaid_days=unpaid,
+                )
+            except CalculationError as exc:
+                yield employee_id, str(exc)
+                continue
+            found = difference_lines(
+                self.start,
+                corrections(self.specs, due, paid_month),
+                self.targets,
+                label="Adjustment",
+                label_ar="تسوية",
+            )
+            if not found:
+                continue  # nothing to correct: no payslip
+            result = PayslipResult(
+                lines=found,
+                days_in_month=days_in_month(self.start),
+                paid_days=due_result.paid_days if due_result is not None else 0,
+            )
+            if result.net < 0:
+                # English, like the calculation's other run errors.
+                yield (
+                    employee_id,
+                    f"the difference is a recovery of {-result.net:,.2f}: exclude the employee "
+                    "here; the next regular run deducts it",
+                )
+                continue
+            yield employee_id, (versions, result)
+
+
 def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
     chunk: list[Any] = []
     for item in items:
@@ -290,26 +456,6 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _parts(
-    versions: list[Contract], employee: Employee, start: date, end: date
-) -> list[ContractPart]:
-    """Return the contract versions' amounts and the days each covers in the month."""
-    parts = []
-    for contract in versions:
-        first = max(start, contract.start_date, employee.hire_date)
-        last = min(end, contract.end_date or end)
-        if last < first:
-            continue
-        amounts: dict[str, Decimal | None] = {"basic": contract.basic_salary}
-        amounts.update(contract.allowances())
-        parts.append(
-            ContractPart(
-                amounts=amounts, grade=str(contract.grade.number), days=(last - first).days + 1
-            )
-        )
-    return parts
-
-
 def _payslip_row(
     run: PayrollRun,
     employee: Employee,
@@ -318,22 +464,27 @@ def _payslip_row(
     start: date,
     end: date,
 ) -> dict[str, Any]:
-    pay_start = max(start, versions[0].start_date, employee.hire_date)
-    pay_end = min(end, versions[-1].end_date or end)
+    if versions:
+        pay_start = max(start, versions[0].start_date, employee.hire_date)
+        pay_end = min(end, versions[-1].end_date or end)
+        grade = str(versions[-1].grade.number)
+    else:  # an adjustment for someone whose contract no longer covers the month
+        pay_start, pay_end, grade = start, end, str(employee.grade.number)
     return {
         "run_id": run.id,
         "employee_id": employee.id,
         "employee_no": employee.employee_no,
         "name_en": employee.name_en,
         "name_ar": employee.name_ar,
-        "grade": str(versions[-1].grade.number),
+        "grade": grade,
+        "org_unit_id": employee.org_unit_id,
         "nationality_category": employee.nationality_category,
         "pension_scheme": employee.pension_scheme,
         "iban": employee.iban,
         "bank_routing_code": employee.bank_routing_code,
         "wps_person_id": employee.wps_person_id,
         "pay_start": pay_start,
-        "pay_end": pay_end,
+        "pay_end": max(pay_end, pay_start),
         "days_in_month": result.days_in_month,
         "paid_days": result.paid_days,
         "unpaid_days": result.unpaid_days,
@@ -346,7 +497,7 @@ def _payslip_row(
     }
 
 
-def _line_row(run: PayrollRun, line: Any) -> dict[str, Any]:
+def _line_row(run: PayrollRun, line: Line) -> dict[str, Any]:
     return {
         "run_id": run.id,
         "component_code": line.code,
@@ -361,6 +512,10 @@ def _line_row(run: PayrollRun, line: Any) -> dict[str, Any]:
         "rate": line.rate,
         "days": line.days,
         "formula": line.formula,
+        "explanation": line.explanation,
+        "retro_period": line.retro_period,
+        "retro_component": line.retro_component,
+        "retro_difference": line.retro_difference,
     }
 
 
