@@ -298,6 +298,11 @@ def _demo_hooks(app: Flask) -> list[tuple[str, Callable[..., Any]]]:
     return hooks
 
 
+#: `session.info` key under which `grp seed-demo` gives the modules' demo hooks its
+#: other options: {"largest": int | None, "progress": callable(done, total)}.
+DEMO_OPTIONS = "grp.demo_options"
+
+
 @click.command("seed-demo")
 @click.option(
     "--employees",
@@ -306,15 +311,25 @@ def _demo_hooks(app: Flask) -> list[tuple[str, Callable[..., Any]]]:
     show_default=True,
     help="Demo employees in total, spread over the 25 departments.",
 )
+@click.option(
+    "--largest",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Employees of the largest department (POLICE) out of --employees; the others "
+    "share the rest (the scale benchmark: --employees 50000 --largest 10000).",
+)
 @with_appcontext
 @_friendly_errors
-def seed_demo(employees: int) -> None:
+def seed_demo(employees: int, largest: int | None) -> None:
     """Load the demo organisation (4 sectors, 25 departments) and the demo logins.
 
     Running it again changes nothing. Enabled modules add their own demo data
-    through a `seed_demo(app, session, *, employees)` function in their package.
-    Refused in production mode.
+    through a `seed_demo(app, session, *, employees)` function in their package;
+    `session.info[DEMO_OPTIONS]` carries `largest` and a `progress(done, total)`
+    callback that moves the progress bar by employees. Refused in production mode.
     """
+    if largest is not None and largest > employees:
+        raise click.BadParameter("cannot exceed --employees", param_hint="--largest")
     app = current_app._get_current_object()
     if app.config["GRP_PRODUCTION"]:
         raise click.ClickException(
@@ -334,10 +349,24 @@ def seed_demo(employees: int) -> None:
     for name, hook in _demo_hooks(app):
         steps.append((name, functools.partial(hook, app, session, employees=employees)))
     with click.progressbar(
-        steps, label="Loading demo data", item_show_func=lambda s: s[0] if s else None
+        length=max(employees, 1), label="Loading demo data", item_show_func=lambda s: s
     ) as bar:
-        for _name, step in bar:
-            step()
+
+        def progress(done: int, total: int) -> None:
+            # Absolute figures: a hook knows its total (departments' minimums included).
+            bar.length = max(total, 1)
+            bar.update(max(done - bar.pos, 0), current_item=current[0])
+
+        current = [""]
+        session.info[DEMO_OPTIONS] = {"largest": largest, "progress": progress}
+        try:
+            for name, step in steps:
+                current[0] = name
+                bar.update(0, current_item=name)
+                step()
+        finally:
+            session.info.pop(DEMO_OPTIONS, None)
+        bar.update(max(bar.length - bar.pos, 0), current_item="done")
     session.commit()
     click.echo("Demo logins:")
     rows = [(x.username, x.password, x.department, x.role) for x in demo_logins()]

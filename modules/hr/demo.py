@@ -2,34 +2,63 @@
 
 Deterministic (a random generator seeded per department) and idempotent: what
 exists is kept, a department that already has its share of employees gets no
-more, and a second run adds nothing. Employees and contracts go in with
-`grp.tenancy.bulk_insert` (one multi-row INSERT per chunk, no per-row flush),
-so 50,000 employees load in well under the 90 s the scale target allows.
+more, and a second run adds nothing. Employees, contracts and their leave history
+go in with `grp.tenancy.bulk_insert` (one multi-row INSERT per chunk, no per-row
+flush), so 50,000 employees load in well under the 90 s the scale target allows.
+
+What payroll and the benchmark need is there: valid Emirates IDs, IBANs, bank
+routing codes and WPS person ids; a few joiners in the demo month (prorated),
+fixed-term contracts ending in it (leavers) and salary changes in the middle of it;
+this year's monthly leave accruals, approved annual and sick leave, and some
+unpaid leave in the demo month. `grp seed-demo` passes its options (`largest`, a
+progress callback) in `session.info[DEMO_OPTIONS]`.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from grp.cli import DEMO_OPTIONS
 from grp.demo import DEMO_DEPARTMENTS, demo_logins
 from grp.identifiers import make_emirates_id, make_uae_iban
 from grp.models import Department, User
 from grp.tenancy import bulk_insert, department_context
 from modules.hr.countries import UAE
-from modules.hr.models import Contract, Employee, Grade, OrgUnit, Position
+from modules.hr.models import (
+    Contract,
+    Employee,
+    Grade,
+    LeaveLedgerEntry,
+    LeaveRequest,
+    LeaveType,
+    OrgUnit,
+    Position,
+)
 from modules.hr.services.employees import LAW_57_2023_FROM
-from modules.hr.services.leave import accrue_department, ensure_leave_defaults
+from modules.hr.services.leave import (
+    accrue_department,
+    ensure_leave_defaults,
+    holidays_between,
+    monthly_share,
+    working_week,
+)
 from modules.hr.services.organisation import ensure_hr_defaults
 
 TODAY = date(2026, 11, 1)  # fixed, so that the demo data is the same on every machine
+#: The month the demo payroll is run for: joiners, leavers and raises fall in it.
+DEMO_MONTH_END = date(2026, 11, 30)
 CHUNK = 1000
+#: The note of the demo's opening leave balances (accrued before GRP went live).
+OPENING = "Opening balance: accrued this year before GRP (demo data)"
+#: The department `--largest` sizes (the scale benchmark's 10,000-employee WPS file).
+LARGEST_DEPARTMENT = "POLICE"
 
 #: (code, parent code, English, Arabic)
 ORG_UNITS: tuple[tuple[str, str | None, str, str], ...] = (
@@ -184,36 +213,75 @@ GRADE_WEIGHTS = (4, 5, 6, 7, 8, 9, 9, 9, 8, 7, 6, 5, 3, 2, 1, 1)
 BANKS = ("026", "030", "033", "035", "046", "057")
 
 
-def spread(total: int, codes: Sequence[str], minimum: dict[str, int]) -> dict[str, int]:
-    """Split `total` employees over departments evenly; some departments need a minimum."""
+def spread(
+    total: int,
+    codes: Sequence[str],
+    minimum: dict[str, int],
+    *,
+    largest: int | None = None,
+) -> dict[str, int]:
+    """Split `total` employees over departments evenly; some departments need a minimum.
+
+    With `largest`, LARGEST_DEPARTMENT gets that many (at most `total`) and the
+    others share the rest evenly: government departments differ in size, and the
+    scale benchmark needs one department of 10,000.
+    """
     if total <= 0 or not codes:
         return dict.fromkeys(codes, 0)
-    base, extra = divmod(total, len(codes))
-    counts = {code: base + (1 if index < extra else 0) for index, code in enumerate(codes)}
+    big = LARGEST_DEPARTMENT if largest is not None and LARGEST_DEPARTMENT in codes else None
+    others = [code for code in codes if code != big]
+    rest = total - min(largest or 0, total) if big else total
+    counts = dict.fromkeys(codes, 0)
+    if others:
+        base, extra = divmod(rest, len(others))
+        counts.update(
+            {code: base + (1 if index < extra else 0) for index, code in enumerate(others)}
+        )
+    if big:
+        counts[big] = min(largest or 0, total) + (rest if not others else 0)
     for code, least in minimum.items():
         if code in counts:
             counts[code] = max(counts[code], least)
     return counts
 
 
-def seed(session: Session, *, employees: int) -> None:
-    """Seed every department (see the module docstring); flushes, the caller commits."""
+def seed(session: Session, *, employees: int, largest: int | None = None) -> None:
+    """Seed every department (see the module docstring); flushes, the caller commits.
+
+    `largest` (or `session.info[DEMO_OPTIONS]["largest"]`, from `grp seed-demo
+    --largest`) sizes LARGEST_DEPARTMENT; a `progress(done, total)` callable there
+    hears of every chunk of employees.
+    """
+    options = session.info.get(DEMO_OPTIONS) or {}
+    if largest is None:
+        largest = options.get("largest")
+    progress = options.get("progress") or (lambda done, total: None)
     departments = list(session.scalars(sa.select(Department).order_by(Department.id)))
     logins = [login for login in demo_logins() if login.role != "system_admin"]
     minimum = {code: sum(1 for x in logins if x.department == code) for code in DEMO_DEPARTMENTS}
-    counts = spread(employees, [d.code for d in departments], minimum)
+    counts = spread(employees, [d.code for d in departments], minimum, largest=largest)
+    total = sum(counts.values())
+    done = 0
+    progress(done, total)
     users = {u.username: u.id for u in session.scalars(sa.select(User))}
     for index, department in enumerate(departments):
         with department_context(session, department.id):
             ensure_hr_defaults(session)
+            ensure_leave_defaults(session)
             units = _ensure_org_units(session)
             positions = _ensure_positions(session, units)
-            _add_employees(session, department, index, counts[department.code], positions)
+
+            def step(count: int, _done: int = done) -> None:
+                progress(_done + count, total)
+
+            _add_employees(session, department, index, counts[department.code], positions, step)
             mine = [x for x in logins if x.department == department.code]
             _link_logins(session, mine, users)
             session.flush()
             _seed_leave(session, mine, users)
             session.flush()
+        done += counts[department.code]
+        progress(done, total)
 
 
 def _ensure_org_units(session: Session) -> dict[str, OrgUnit]:
@@ -310,7 +378,12 @@ def _add_employees(
     dept_index: int,
     target: int,
     positions: list[Position],
+    progress: Any = None,
 ) -> None:
+    """Add employees up to `target`, a chunk at a time: rows, contracts, leave history.
+
+    `progress(count)` hears how many were added so far after every chunk.
+    """
     existing = session.scalar(sa.select(sa.func.count()).select_from(Employee)) or 0
     if existing >= target:
         return
@@ -330,17 +403,20 @@ def _add_employees(
     heads = {p.org_unit_id: p for p in positions if p.code.endswith("-01")}
     senior_first = sorted(heads.values(), key=lambda p: -number_of[p.grade_id])
     head_count = min(len(heads), max(1, target // 8))
+    history = _LeaveHistory(session, rng)
     rows: list[dict[str, Any]] = []
-    contracts: list[tuple[str, dict[str, Any]]] = []
+    contracts: dict[str, list[dict[str, Any]]] = {}
+    added = 0
     number = 0
-    while existing + len(rows) < target:
+    while existing + added + len(rows) < target:
         number += 1
         employee_no = f"{department.code}-{number:05d}"
         if employee_no in taken_numbers:
             continue
         # The first employees fill head positions, most senior first: about one in eight
         # employees heads something, so a small department is not all directors.
-        if number <= head_count:
+        head = number <= head_count
+        if head:
             position = senior_first[number - 1]
             grade_number = number_of[position.grade_id]
         else:
@@ -351,6 +427,9 @@ def _add_employees(
         band = rng.choices([b.band for b in grade.bands], weights=[4, 2, 1][: len(grade.bands)])[0]
         pay_band = grade.band_range(band)
         person = _person(rng, department, dept_index, number, grade_number)
+        event = None if head else _weighted(rng, DEMO_MONTH_EVENTS)
+        if event == "joiner":
+            _join_in_demo_month(rng, person)
         rows.append(
             {
                 **person,
@@ -364,20 +443,67 @@ def _add_employees(
             }
         )
         basic = _salary(rng, pay_band.min_basic, pay_band.max_basic)
-        contracts.append(
-            (employee_no, _contract_rows(rng, person, grade.id, band, basic, pay_band))
-        )
-    for start in range(0, len(rows), CHUNK):
-        bulk_insert(session, Employee, rows[start : start + CHUNK])
-    ids = dict(session.execute(sa.select(Employee.employee_no, Employee.id)).all())
-    contract_rows = [
-        {**version, "employee_id": ids[employee_no]}
-        for employee_no, versions in contracts
-        for version in versions["versions"]
-    ]
-    for start in range(0, len(contract_rows), CHUNK):
-        bulk_insert(session, Contract, contract_rows[start : start + CHUNK])
+        contracts[employee_no] = _contract_rows(rng, person, grade.id, band, basic, pay_band, event)
+        if len(rows) >= CHUNK:
+            added += _insert_chunk(session, rows, contracts, history)
+            rows, contracts = [], {}
+            if progress is not None:
+                progress(added)
+    if rows:
+        added += _insert_chunk(session, rows, contracts, history)
+        if progress is not None:
+            progress(added)
     _assign_managers(session, heads)
+
+
+#: What happens to an employee in the demo month (DEMO_MONTH_END's): (event, weight).
+DEMO_MONTH_EVENTS = (
+    (None, 960),
+    ("joiner", 10),  # hired in the month: prorated from the hire date
+    ("leaver", 10),  # fixed-term contract ending in the month: prorated to its end
+    ("raise", 20),  # a new contract version from the 16th
+)
+
+
+def _join_in_demo_month(rng: random.Random, person: dict[str, Any]) -> None:
+    hire = DEMO_MONTH_END.replace(day=rng.randint(2, 27))
+    person["hire_date"] = hire
+    if person["nationality"] == UAE:
+        person["first_insured_date"] = hire
+        person["pension_scheme"] = "law_57_2023" if hire >= LAW_57_2023_FROM else "law_7_1999"
+
+
+def _insert_chunk(
+    session: Session,
+    rows: list[dict[str, Any]],
+    contracts: dict[str, list[dict[str, Any]]],
+    history: _LeaveHistory,
+) -> int:
+    """Insert a chunk of employees with their contracts and leave history; return its size."""
+    bulk_insert(session, Employee, rows)
+    ids = dict(
+        session.execute(
+            sa.select(Employee.employee_no, Employee.id).where(
+                Employee.employee_no.in_([row["employee_no"] for row in rows])
+            )
+        ).all()
+    )
+    bulk_insert(
+        session,
+        Contract,
+        [
+            {**version, "employee_id": ids[employee_no]}
+            for employee_no, versions in contracts.items()
+            for version in versions
+        ],
+    )
+    ends = {
+        ids[employee_no]: versions[-1]["end_date"]
+        for employee_no, versions in contracts.items()
+        if versions[-1]["end_date"] is not None
+    }
+    history.add([(ids[row["employee_no"]], row) for row in rows], ends)
+    return len(rows)
 
 
 def grades_by_id(grades: dict[int, Grade]) -> dict[int, int]:
@@ -392,8 +518,14 @@ def _contract_rows(
     band: int,
     basic: Decimal,
     pay_band: Any,
-) -> dict[str, list[dict[str, Any]]]:
-    """One or two versions: a fifth of the longer-serving had a raise on 2025-01-01."""
+    event: str | None = None,
+) -> list[dict[str, Any]]:
+    """The contract versions: one, or two when the employee had a raise.
+
+    A fifth of the longer-serving had a raise on 2025-01-01; `event` "raise" adds
+    one from the 16th of the demo month, "leaver" makes the contract a fixed-term
+    one ending in that month.
+    """
     national = person["nationality"] == UAE
     married = person["marital_status"] == "married"
 
@@ -402,7 +534,7 @@ def _contract_rows(
             "version": number,
             "start_date": start,
             "end_date": end,
-            "contract_type": "permanent",
+            "contract_type": "fixed_term" if event == "leaver" else "permanent",
             "grade_id": grade_id,
             "band": band,
             "basic_salary": amount,
@@ -418,19 +550,212 @@ def _contract_rows(
             "other_allowance": Decimal("0.00"),
         }
 
+    hire = person["hire_date"]
     raise_day = date(2025, 1, 1)
-    if (
-        person["hire_date"] < raise_day - timedelta(days=365)
-        and basic > pay_band.min_basic
-        and rng.random() < 0.2
-    ):
-        return {
-            "versions": [
-                version(1, person["hire_date"], raise_day - timedelta(days=1), pay_band.min_basic),
-                version(2, raise_day, None, basic),
+    if event == "raise" and hire < TODAY.replace(day=1) - timedelta(days=31):
+        new_day = DEMO_MONTH_END.replace(day=16)
+        before = max(pay_band.min_basic, basic - 50 * rng.randint(2, 20))
+        if before < basic:
+            return [
+                version(1, hire, new_day - timedelta(days=1), before),
+                version(2, new_day, None, basic),
             ]
+    if hire < raise_day - timedelta(days=365) and basic > pay_band.min_basic and rng.random() < 0.2:
+        return [
+            version(1, hire, raise_day - timedelta(days=1), pay_band.min_basic),
+            version(2, raise_day, None, basic),
+        ]
+    end = DEMO_MONTH_END.replace(day=rng.randint(5, 29)) if event == "leaver" else None
+    return [version(1, hire, end, basic)]
+
+
+class _LeaveHistory:
+    """This year's leave of newly added employees, written in bulk per chunk.
+
+    As if GRP went live at the start of TODAY's month: per active employee, an
+    opening balance migrated from the previous system (this year's accruals up to
+    the month before, as an adjustment) and this month's accrual, exactly as
+    `accrue_department` writes it (so the monthly job adds nothing twice); for most,
+    one or two approved annual leaves earlier in the year; for some, a sick day or
+    two; for a few, approved unpaid leave in the demo month (payroll deducts it).
+    Every approved request has its "taken" ledger entry, as an approval writes it.
+    Two accrual-side rows per employee instead of one per month keep 50,000
+    employees' history to about four rows each.
+    """
+
+    def __init__(self, session: Session, rng: random.Random) -> None:
+        self.session = session
+        self.rng = rng
+        self.types = {t.code: t for t in session.scalars(sa.select(LeaveType))}
+        self.grade_numbers = {g.id: g.number for g in session.scalars(sa.select(Grade))}
+        week = working_week(session)
+        holidays = holidays_between(session, date(TODAY.year, 1, 1), DEMO_MONTH_END)
+        self.working = {
+            day
+            for day in _days(date(TODAY.year, 1, 1), DEMO_MONTH_END)
+            if week[day.weekday()] == "1" and day not in holidays
         }
-    return {"versions": [version(1, person["hire_date"], None, basic)]}
+
+    def add(self, employees: list[tuple[int, dict[str, Any]]], ends: dict[int, date]) -> None:
+        """Write the history of `employees` (id, row); `ends`: contracts ending this year."""
+        annual = self.types.get("annual")
+        if annual is None:
+            return
+        ledger: list[dict[str, Any]] = []
+        requests: list[dict[str, Any]] = []
+        live = TODAY.replace(day=1)
+        for employee_id, person in employees:
+            if person["status"] != "active" or person["hire_date"] > TODAY:
+                continue
+            first = max(person["hire_date"].replace(day=1), date(TODAY.year, 1, 1))
+            yearly = annual.yearly_days(self.grade_numbers[person["grade_id"]])
+            if yearly <= 0:
+                continue
+            accrued: dict[date, Decimal] = {}
+            total = Decimal("0.00")
+            for month in _month_starts(first, TODAY):
+                total += monthly_share(yearly, month.month)
+                accrued[month] = total
+            opening = accrued.get((live - timedelta(days=1)).replace(day=1))
+            if opening:
+                ledger.append(
+                    self._entry(employee_id, annual.id, "adjustment", opening, first, None, OPENING)
+                )
+            ledger.append(
+                self._entry(
+                    employee_id,
+                    annual.id,
+                    "accrual",
+                    monthly_share(yearly, live.month),
+                    live,
+                    f"{live:%Y-%m}",
+                    "",
+                )
+            )
+            requests.extend(self._requests(employee_id, person, accrued, ends.get(employee_id)))
+        if requests:
+            bulk_insert(self.session, LeaveRequest, requests)
+            self._taken(ledger, {row["employee_id"] for row in requests})
+        bulk_insert(self.session, LeaveLedgerEntry, ledger)
+
+    @staticmethod
+    def _entry(
+        employee_id: int,
+        type_id: int,
+        kind: str,
+        days: Decimal,
+        day: date,
+        period: str | None,
+        note: str,
+        request_id: int | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "employee_id": employee_id,
+            "leave_type_id": type_id,
+            "kind": kind,
+            "days": days,
+            "entry_date": day,
+            "period": period,
+            "request_id": request_id,
+            "note": note,
+        }
+
+    def _requests(
+        self,
+        employee_id: int,
+        person: dict[str, Any],
+        accrued: dict[date, Decimal],
+        contract_end: date | None,
+    ) -> list[dict[str, Any]]:
+        rng, found = self.rng, []
+        taken = Decimal("0.00")
+        hire = person["hire_date"]
+        for _ in range(rng.choices((0, 1, 2), weights=(30, 45, 25))[0]):
+            start = self._working_day(date(TODAY.year, rng.randint(2, 10), rng.randint(1, 20)))
+            span = self._span(start, rng.randint(2, 8))
+            if start <= hire or any(_overlaps(span, r) for r in found):
+                continue
+            days = Decimal(len(span))
+            # Only what has accrued by then (balance-limited), as a request check would.
+            if taken + days > accrued.get(start.replace(day=1), Decimal("0.00")):
+                continue
+            taken += days
+            found.append(self._request(employee_id, "annual", span))
+        if rng.random() < 0.2:
+            start = self._working_day(date(TODAY.year, rng.randint(1, 10), rng.randint(1, 28)))
+            span = self._span(start, rng.randint(1, 2))
+            if start > hire and not any(_overlaps(span, r) for r in found):
+                found.append(self._request(employee_id, "sick", span))
+        if rng.random() < 0.01 and "unpaid" in self.types and contract_end is None:
+            start = self._working_day(DEMO_MONTH_END.replace(day=rng.randint(2, 20)))
+            found.append(self._request(employee_id, "unpaid", self._span(start, rng.randint(1, 3))))
+        return found
+
+    def _working_day(self, day: date) -> date:
+        while day not in self.working and day <= DEMO_MONTH_END:
+            day += timedelta(days=1)
+        return day
+
+    def _span(self, start: date, days: int) -> list[date]:
+        span, day = [], start
+        while len(span) < days and day <= DEMO_MONTH_END:
+            if day in self.working:
+                span.append(day)
+            day += timedelta(days=1)
+        return span
+
+    def _request(self, employee_id: int, code: str, span: list[date]) -> dict[str, Any]:
+        decided = datetime.combine(span[0] - timedelta(days=3), time(5, 0), tzinfo=UTC)
+        return {
+            "employee_id": employee_id,
+            "leave_type_id": self.types[code].id,
+            "start_date": span[0],
+            "end_date": span[-1],
+            "days": Decimal(len(span)),
+            "reason": "",
+            "has_document": False,
+            "state": "approved",
+            "decision_comment": "",
+            "requested_by_id": None,
+            "approval_request_id": None,
+            "decided_at": decided,
+        }
+
+    def _taken(self, ledger: list[dict[str, Any]], employee_ids: set[int]) -> None:
+        """Add the "taken" entry of every approved request of these employees."""
+        for request_id, employee_id, type_id, start, days in self.session.execute(
+            sa.select(
+                LeaveRequest.id,
+                LeaveRequest.employee_id,
+                LeaveRequest.leave_type_id,
+                LeaveRequest.start_date,
+                LeaveRequest.days,
+            ).where(
+                LeaveRequest.employee_id.in_(sorted(employee_ids)),
+                LeaveRequest.state == "approved",
+            )
+        ):
+            ledger.append(
+                self._entry(employee_id, type_id, "taken", -days, start, None, "", request_id)
+            )
+
+
+def _days(first: date, last: date) -> Iterable[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _month_starts(first: date, last: date) -> Iterable[date]:
+    month = first.replace(day=1)
+    while month <= last:
+        yield month
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _overlaps(span: list[date], request: dict[str, Any]) -> bool:
+    return span[0] <= request["end_date"] and request["start_date"] <= span[-1]
 
 
 def _assign_managers(session: Session, heads: dict[int | None, Position]) -> None:
@@ -512,9 +837,9 @@ def _link_logins(session: Session, logins: Sequence[Any], users: dict[str, int])
 def _seed_leave(session: Session, logins: Sequence[Any], users: dict[str, int]) -> None:
     """Seed the leave defaults; the demo employee reports to the demo manager and has a balance.
 
-    Only the demo logins' records accrue leave here: accruing for every demo
-    employee would add hundreds of thousands of ledger rows; the monthly job
-    does the rest.
+    The demo logins' records show their ledger on the balance page, so they get
+    this year's accruals month by month (`accrue_department`) in place of the
+    migrated opening balance the other employees have (see `_LeaveHistory`).
     """
     ensure_leave_defaults(session)
     linked = dict(
@@ -532,5 +857,22 @@ def _seed_leave(session: Session, logins: Sequence[Any], users: dict[str, int]) 
             .execution_options(synchronize_session=False)
         )
     ids = [i for i in by_role.values() if i]
-    if ids:
-        accrue_department(session, TODAY, employee_ids=ids)
+    if not ids:
+        return
+    opened = list(
+        session.scalars(
+            sa.select(LeaveLedgerEntry.employee_id).where(
+                LeaveLedgerEntry.employee_id.in_(ids), LeaveLedgerEntry.note == OPENING
+            )
+        )
+    )
+    if opened:
+        session.execute(
+            sa.delete(LeaveLedgerEntry)
+            .where(
+                LeaveLedgerEntry.employee_id.in_(opened),
+                sa.or_(LeaveLedgerEntry.note == OPENING, LeaveLedgerEntry.kind == "accrual"),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    accrue_department(session, TODAY, employee_ids=ids)
