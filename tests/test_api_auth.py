@@ -183,3 +183,24 @@ def test_cookie_authenticated_api_writes_need_the_csrf_token(app, client, create
     # A bearer token is never sent by a browser on its own: no CSRF token needed.
     ok = client.delete(f"/api/v1/auth/tokens/{token['id']}", headers=bearer(token["token"]))
     assert ok.status_code == 204
+
+
+def test_a_get_records_the_tokens_last_use_once_a_minute(client, create_user, db_session):
+    """Last use survives a read-only request's rollback, and is not rewritten on every call."""
+    create_user("hr.police", roles=[("POLICE", "hr_officer")])
+    token = get_token(client, "hr.police").get_json()["token"]
+
+    def last_used():
+        db_session.expire_all()
+        return db_session.scalar(sa.select(ApiToken.last_used_at))
+
+    assert last_used() is None
+    assert client.get("/api/v1/departments", headers=bearer(token)).status_code == 200
+    first = last_used()
+    assert first is not None and utcnow() - first < timedelta(minutes=1)
+    assert client.get("/api/v1/departments", headers=bearer(token)).status_code == 200
+    assert last_used() == first  # within the minute: no second write
+    db_session.execute(sa.update(ApiToken).values(last_used_at=first - timedelta(minutes=5)))
+    db_session.commit()
+    assert client.get("/api/v1/departments", headers=bearer(token)).status_code == 200
+    assert last_used() > first - timedelta(minutes=5)

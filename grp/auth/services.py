@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -12,12 +13,16 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN
 from grp.db import utcnow
 from grp.errors import ValidationError
 from grp.models import ApiToken, Department, LoginThrottle, Role, RoleAssignment, User
+
+log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
 TOKEN_PREFIX = "grp_"  # noqa: S105 - a marker, not a secret
@@ -153,8 +158,38 @@ def user_for_token(session: Session, plain: str) -> User | None:
     token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(plain)))
     if token is None or not token.is_valid() or not token.user.is_active:
         return None
-    token.last_used_at = utcnow()
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
+        _record_token_use(session, token, now)
     return token.user
+
+
+#: How precisely a token's last use is recorded. Writing it on every request would make
+#: clients sharing a token queue on the row lock for the whole of each request.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def _record_token_use(session: Session, token: ApiToken, now: datetime) -> None:
+    """Write `last_used_at` in its own short transaction (a GET's rollback must not lose it)."""
+    table = ApiToken.__table__
+    try:
+        with session.get_bind().begin() as connection:
+            connection.execute(
+                sa.update(table)
+                .where(
+                    table.c.id == token.id,
+                    sa.or_(
+                        table.c.last_used_at.is_(None),
+                        table.c.last_used_at < now - TOKEN_USE_RESOLUTION,
+                    ),
+                )
+                .values(last_used_at=now)
+            )
+    except SQLAlchemyError:
+        # Bookkeeping only: a busy database must not refuse an otherwise valid request.
+        log.warning("could not record the use of API token %s", token.id, exc_info=True)
+        return
+    set_committed_value(token, "last_used_at", now)
 
 
 def revoke_api_token(session: Session, token: ApiToken) -> None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Response, g
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from grp.api import page_of, paginate, problem_response
 from grp.auth.context import require_permission
@@ -31,6 +31,7 @@ from modules.payroll.schemas import (
     ComputeQuerySchema,
     ExcludeSchema,
     JobStartedSchema,
+    MyPayslipSummarySchema,
     PayslipQuerySchema,
     PayslipSchema,
     PayslipSummarySchema,
@@ -348,26 +349,24 @@ def register_csv(run_id: int) -> Any:
 
 
 @me_blp.route("/payslips", methods=["GET"])
-@me_blp.response(200, PayslipSchema(many=True))
+@me_blp.arguments(PayslipQuerySchema, location="query")
+@me_blp.response(200, page_of(MyPayslipSummarySchema))
 @require_permission("payroll.self.read")
-def my_payslips() -> Any:
-    """List my approved payslips, latest first."""
+def my_payslips(query: dict[str, Any]) -> Any:
+    """List my approved payslips, latest first, a page at a time (details: `/me/payslips/{id}`)."""
     _department_id()
     employee = employee_of_user(db.session, current_user.id)
-    if employee is None:
-        return []
-    return list(
-        db.session.scalars(
-            sa.select(Payslip)
-            .join(PayrollRun, PayrollRun.id == Payslip.run_id)
-            .where(
-                Payslip.employee_id == employee.id,
-                PayrollRun.state.in_(("approved", "posted", "paid")),
-            )
-            .options(selectinload(Payslip.lines))
-            .order_by(PayrollRun.period.desc(), PayrollRun.sequence.desc())
+    select = (
+        sa.select(Payslip)
+        .join(PayrollRun, PayrollRun.id == Payslip.run_id)
+        .where(
+            Payslip.employee_id == (employee.id if employee is not None else -1),
+            PayrollRun.state.in_(("approved", "posted", "paid")),
         )
+        .options(contains_eager(Payslip.run))
+        .order_by(PayrollRun.period.desc(), PayrollRun.sequence.desc(), Payslip.id.desc())
     )
+    return paginate(select, query["page"], query["per_page"])
 
 
 @me_blp.route("/payslips/<int:payslip_id>", methods=["GET"])

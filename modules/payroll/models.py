@@ -200,6 +200,13 @@ class Payslip(TenantMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("department_id", "run_id", "employee_id"),
         sa.Index("ix_payroll_payslips_department_id_employee_id", "department_id", "employee_id"),
+        # A run's payslips are listed, exported and written to the WPS file by employee number.
+        sa.Index(
+            "ix_payroll_payslips_department_id_run_id_employee_no",
+            "department_id",
+            "run_id",
+            "employee_no",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -181,6 +181,23 @@ class PayslipQuerySchema(PaginationQuerySchema):
     pass
 
 
+class MyPayslipSummarySchema(PayslipSummarySchema):
+    """One line of an employee's payslip list: the month and the totals, no lines."""
+
+    period = fields.Method("_period")
+    kind = fields.Method("_kind")
+    pay_start = fields.Date()
+    pay_end = fields.Date()
+    paid_days = fields.Integer()
+    unpaid_days = fields.Integer()
+
+    def _period(self, payslip: Any) -> str:
+        return f"{payslip.run.period:%Y-%m}"
+
+    def _kind(self, payslip: Any) -> str:
+        return payslip.run.kind
+
+
 class WpsExceptionSchema(Schema):
     employee = fields.String()
     field = fields.String()

@@ -108,7 +108,10 @@ def test_other_department_and_colleague_payslips_are_404(
 
     own = api_client(me, "POLICE")
     listed = own.get("/api/v1/me/payslips").json
-    assert [s["id"] for s in listed] == [slips[mine]]
+    assert [s["id"] for s in listed["items"]] == [slips[mine]]
+    assert (listed["total"], listed["items"][0]["period"]) == (1, "2026-11")
+    assert "lines" not in listed["items"][0]  # the list is summaries; details per payslip
+    assert own.get("/api/v1/me/payslips?page=2").json["items"] == []
     assert own.get(f"/api/v1/me/payslips/{slips[mine]}").status_code == 200
     assert own.get(f"/api/v1/me/payslips/{colleague_slip}").status_code == 404
     assert own.get(f"/api/v1/payroll/payslips/{colleague_slip}").status_code == 403
