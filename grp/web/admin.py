@@ -22,7 +22,6 @@ from grp.auth import services
 from grp.auth.context import require_permission
 from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN
 from grp.db import db
-from grp.errors import ValidationError
 from grp.i18n import current_language
 from grp.models import Department, RoleAssignment, User
 from grp.organisation import update_department
@@ -33,6 +32,7 @@ from grp.web.helpers import (
     actor,
     page_number,
     pagination,
+    save_form,
     show_service_errors,
 )
 
@@ -71,8 +71,9 @@ def edit_department(department_id: int) -> Any:
         abort(404)
     form = DepartmentForm(obj=department)
     if form.validate_on_submit():
-        try:
-            update_department(
+        saved = save_form(
+            form,
+            lambda: update_department(
                 db.session,
                 department,
                 {
@@ -81,14 +82,12 @@ def edit_department(department_id: int) -> Any:
                     "wps_employer_id": form.wps_employer_id.data,
                     "bank_routing_code": form.bank_routing_code.data,
                 },
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The department %(code)s is saved.", code=department.code), "success")
-            return redirect(url_for("admin.departments"), code=303)
+            ),
+            success=_("The department %(code)s is saved.", code=department.code),
+            redirect_to=url_for("admin.departments"),
+        )
+        if saved is not None:
+            return saved
     return render_template("admin/department_edit.html", form=form, department=department)
 
 
@@ -147,6 +146,14 @@ def users() -> Any:
     )
 
 
+def _show_new_user_errors(form: UserCreateForm, errors: dict[str, Any]) -> None:
+    errors = dict(errors)
+    if "username" in errors:
+        # The form already required a name, so the only objection left is a duplicate.
+        errors["username"] = [_("This username is taken; choose another.")]
+    show_service_errors(form, errors)
+
+
 @bp.route("/users/new", methods=["GET", "POST"])
 @require_permission("platform.user.manage")
 def create_user() -> Any:
@@ -167,8 +174,9 @@ def create_user() -> Any:
     if form.validate_on_submit():
         target = db.session.get(Department, form.department.data) if "department" in form else None
         target = target or department
-        try:
-            user = services.create_user(
+        saved = save_form(
+            form,
+            lambda: services.create_user(
                 db.session,
                 username=form.username.data,
                 password=form.password.data,
@@ -176,18 +184,14 @@ def create_user() -> Any:
                 email=form.email.data,
                 language=form.language.data,
                 roles=[(target.code, role) for role in form.roles.data],
-            )
-        except services.UserValidationError as exc:
-            db.session.rollback()
-            errors = dict(exc.errors)
-            if "username" in errors:
-                # The form already required a name, so the only objection left is a duplicate.
-                errors["username"] = [_("This username is taken; choose another.")]
-            show_service_errors(form, errors)
-        else:
-            db.session.commit()
-            flash(_("The user %(username)s is created.", username=user.username), "success")
-            return redirect(url_for("admin.users"), code=303)
+            ),
+            success=lambda user: _("The user %(username)s is created.", username=user.username),
+            redirect_to=url_for("admin.users"),
+            refused=services.UserValidationError,
+            show_errors=_show_new_user_errors,
+        )
+        if saved is not None:
+            return saved
     return render_template("admin/user_new.html", form=form, department=department)
 
 
@@ -215,22 +219,22 @@ def edit_user_roles(user_id: int) -> Any:
     if not form.is_submitted():
         form.roles.data = held
     if form.validate_on_submit():
-        try:
-            services.set_user_roles(
+        saved = save_form(
+            form,
+            lambda: services.set_user_roles(
                 db.session,
                 user,
                 [(department.code, role) for role in form.roles.data or ()],
                 only_department=department,
-            )
-        except services.UserValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The roles of %(username)s are saved.", username=user.username), "success")
+            ),
+            success=_("The roles of %(username)s are saved.", username=user.username),
             # To the list, not back here: a user left without roles in the department
             # is no longer one its administrator may open.
-            return redirect(url_for("admin.users"), code=303)
+            redirect_to=url_for("admin.users"),
+            refused=services.UserValidationError,
+        )
+        if saved is not None:
+            return saved
     departments = services.departments_of(db.session, actor()) if _is_system_admin() else []
     return render_template(
         "admin/user_roles.html",

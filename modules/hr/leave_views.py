@@ -33,7 +33,15 @@ from grp.db import db
 from grp.errors import ValidationError
 from grp.i18n import current_language
 from grp.models import User
-from grp.web.helpers import DEFAULT_PER_PAGE, page_number, pagination, show_service_errors
+from grp.web.helpers import (
+    DEFAULT_PER_PAGE,
+    error_messages,
+    page_number,
+    pagination,
+    run_action,
+    save_form,
+    show_service_errors,
+)
 from grp.workflow.approvals.models import ApprovalRequest
 from grp.workflow.approvals.services import can_decide, may_view
 from modules.hr.leave_forms import (
@@ -239,19 +247,18 @@ def cancel_request(request_id: int) -> Any:
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        leave.cancel_leave_request(db.session, found, actor=_me(), is_hr=is_hr)
-    except ValidationError as exc:
-        db.session.rollback()
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
-    else:
-        db.session.commit()
-        flash(_("The leave request is cancelled."), "success")
-    if found.employee.user_id == current_user.id:
-        return redirect(url_for("hr_leave.my_leave"), code=303)
-    return redirect(url_for("hr_leave.request_detail", request_id=request_id), code=303)
+
+    def back() -> str:
+        if found.employee.user_id == current_user.id:
+            return url_for("hr_leave.my_leave")
+        return url_for("hr_leave.request_detail", request_id=request_id)
+
+    return run_action(
+        lambda: leave.cancel_leave_request(db.session, found, actor=_me(), is_hr=is_hr),
+        refused={ValidationError: error_messages},
+        success=_("The leave request is cancelled."),
+        redirect_to=back,
+    )
 
 
 @leave_bp.get("/team")
@@ -298,15 +305,14 @@ def holidays() -> Any:
         if not has_permission("hr.leave.manage"):
             abort(403)
         if form.validate_on_submit():
-            try:
-                leave.save_holiday(db.session, None, form.data)
-            except ValidationError as exc:
-                db.session.rollback()
-                show_service_errors(form, exc.errors)
-            else:
-                db.session.commit()
-                flash(_("The holiday is added."), "success")
-                return redirect(url_for("hr_leave.holidays", year=form.day.data.year), code=303)
+            saved = save_form(
+                form,
+                lambda: leave.save_holiday(db.session, None, form.data),
+                success=_("The holiday is added."),
+                redirect_to=url_for("hr_leave.holidays", year=form.day.data.year),
+            )
+            if saved is not None:
+                return saved
     shown = leave.holidays_of(db.session, year)
     # An empty year is offered the previous one's holidays; a filled one is copied forward.
     source = year if shown else year - 1
@@ -382,15 +388,14 @@ def edit_leave_type(type_id: int) -> Any:
             ]
         else:
             data["entitlement_rules"] = rules
-            try:
-                leave.update_leave_type(db.session, leave_type, data)
-            except ValidationError as exc:
-                db.session.rollback()
-                show_service_errors(form, exc.errors)
-            else:
-                db.session.commit()
-                flash(_("The leave type is saved."), "success")
-                return redirect(url_for("hr_leave.leave_types"), code=303)
+            saved = save_form(
+                form,
+                lambda: leave.update_leave_type(db.session, leave_type, data),
+                success=_("The leave type is saved."),
+                redirect_to=url_for("hr_leave.leave_types"),
+            )
+            if saved is not None:
+                return saved
     return render_template("hr/leave_type_form.html", form=form, leave_type=leave_type)
 
 
@@ -413,15 +418,14 @@ def new_leave_type() -> Any:
             ]
         else:
             data["entitlement_rules"] = rules
-            try:
-                leave.create_leave_type(db.session, data)
-            except ValidationError as exc:
-                db.session.rollback()
-                show_service_errors(form, exc.errors)
-            else:
-                db.session.commit()
-                flash(_("The leave type is saved."), "success")
-                return redirect(url_for("hr_leave.leave_types"), code=303)
+            saved = save_form(
+                form,
+                lambda: leave.create_leave_type(db.session, data),
+                success=_("The leave type is saved."),
+                redirect_to=url_for("hr_leave.leave_types"),
+            )
+            if saved is not None:
+                return saved
     return render_template("hr/leave_type_form.html", form=form, leave_type=None)
 
 
@@ -465,17 +469,13 @@ def confirm_holiday(holiday_id: int) -> Any:
     data: dict[str, Any] = {"to_confirm": False}
     if form.day.data and form.day.data != holiday.day:
         data["day"] = form.day.data
-    try:
-        leave.save_holiday(db.session, holiday, data)
-    except ValidationError as exc:
-        db.session.rollback()
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
-    else:
-        db.session.commit()
-        flash(_("The holiday is confirmed."), "success")
-    return redirect(url_for("hr_leave.holidays", year=holiday.day.year), code=303)
+    return run_action(
+        lambda: leave.save_holiday(db.session, holiday, data),
+        refused={ValidationError: error_messages},
+        success=_("The holiday is confirmed."),
+        # After the commit: a confirmed day may have moved into another year.
+        redirect_to=lambda: url_for("hr_leave.holidays", year=holiday.day.year),
+    )
 
 
 @leave_bp.route("/working-week", methods=["GET", "POST"])
@@ -490,16 +490,15 @@ def working_week() -> Any:
         if not can_manage:
             abort(403)
         if form.validate_on_submit():
-            try:
-                leave.set_working_week(db.session, form.working_days())
-            except ValidationError as exc:
-                db.session.rollback()
-                show_service_errors(form, exc.errors)
-                status = 422
-            else:
-                db.session.commit()
-                flash(_("The working week is saved."), "success")
-                return redirect(url_for("hr_leave.working_week"), code=303)
+            saved = save_form(
+                form,
+                lambda: leave.set_working_week(db.session, form.working_days()),
+                success=_("The working week is saved."),
+                redirect_to=url_for("hr_leave.working_week"),
+            )
+            if saved is not None:
+                return saved
+            status = 422
     return (
         render_template("hr/leave_working_week.html", form=form, can_manage=can_manage),
         status,
@@ -521,8 +520,9 @@ def employee_balances(employee_id: int) -> Any:
         if not can_manage:
             abort(403)
         if form.validate_on_submit():
-            try:
-                leave.add_balance_adjustment(
+            saved = save_form(
+                form,
+                lambda: leave.add_balance_adjustment(
                     db.session,
                     employee,
                     {
@@ -531,17 +531,13 @@ def employee_balances(employee_id: int) -> Any:
                         "note": form.note.data,
                         "entry_date": form.entry_date.data,
                     },
-                )
-            except ValidationError as exc:
-                db.session.rollback()
-                show_service_errors(form, exc.errors)
-                status = 422
-            else:
-                db.session.commit()
-                flash(_("The adjustment is added."), "success")
-                return redirect(
-                    url_for("hr_leave.employee_balances", employee_id=employee.id), code=303
-                )
+                ),
+                success=_("The adjustment is added."),
+                redirect_to=url_for("hr_leave.employee_balances", employee_id=employee.id),
+            )
+            if saved is not None:
+                return saved
+            status = 422
         else:
             status = 422
     return (

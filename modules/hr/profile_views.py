@@ -19,7 +19,16 @@ from grp.api import paginate
 from grp.auth.context import has_permission, require_permission
 from grp.db import db
 from grp.errors import ValidationError
-from grp.web.helpers import DEFAULT_PER_PAGE, actor, page_number, pagination, show_service_errors
+from grp.web.helpers import (
+    DEFAULT_PER_PAGE,
+    actor,
+    error_messages,
+    page_number,
+    pagination,
+    run_action,
+    save_form,
+    show_service_errors,
+)
 from grp.workflow.approvals import ApprovalError, decide
 from grp.workflow.approvals.errors import translated
 from grp.workflow.approvals.models import ApprovalRequest
@@ -43,16 +52,17 @@ def my_profile() -> Any:
     if form.validate_on_submit():
         data = {name: getattr(form, name).data or None for name in CHANGEABLE_FIELDS}
         data["note"] = form.note.data or ""
-        try:
-            change_requests.submit_change_request(db.session, employee, data, actor=actor())
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-            status = 422
-        else:
-            db.session.commit()
-            flash(_("Your change request is sent to HR."), "success")
-            return redirect(url_for("hr.my_profile"), code=303)
+        saved = save_form(
+            form,
+            lambda: change_requests.submit_change_request(
+                db.session, employee, data, actor=actor()
+            ),
+            success=_("Your change request is sent to HR."),
+            redirect_to=url_for("hr.my_profile"),
+        )
+        if saved is not None:
+            return saved
+        status = 422
     elif form.is_submitted():
         status = 422
     requests = list(
@@ -79,17 +89,12 @@ def withdraw_change_request(request_id: int) -> Any:
         abort(404)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    try:
-        change_requests.withdraw_change_request(db.session, found, actor=actor())
-    except ValidationError as exc:
-        db.session.rollback()
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
-    else:
-        db.session.commit()
-        flash(_("Your change request is withdrawn."), "success")
-    return redirect(url_for("hr.my_profile"), code=303)
+    return run_action(
+        lambda: change_requests.withdraw_change_request(db.session, found, actor=actor()),
+        refused={ValidationError: error_messages},
+        success=_("Your change request is withdrawn."),
+        redirect_to=url_for("hr.my_profile"),
+    )
 
 
 @bp.get("/change-requests", endpoint="change_requests")

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from grp.auth.context import has_permission, require_permission
 from grp.db import db
 from grp.errors import ValidationError
-from grp.web.helpers import actor, show_service_errors
+from grp.web.helpers import actor, error_messages, run_action, show_service_errors
 from modules.hr.forms import ButtonForm, TerminationForm
 from modules.hr.services import termination
 from modules.hr.views import _employee, bp
@@ -113,14 +113,9 @@ def undo_termination(employee_id: int) -> Any:
         abort(404)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    try:
-        termination.undo_termination(db.session, record)
-    except ValidationError as exc:
-        db.session.rollback()
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
-    else:
-        db.session.commit()
-        flash(_("The termination is undone."), "success")
-    return redirect(url_for("hr.termination_screen", employee_id=employee_id), code=303)
+    return run_action(
+        lambda: termination.undo_termination(db.session, record),
+        refused={ValidationError: error_messages},
+        success=_("The termination is undone."),
+        redirect_to=url_for("hr.termination_screen", employee_id=employee_id),
+    )

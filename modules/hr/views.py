@@ -39,7 +39,14 @@ from grp.db import db
 from grp.errors import ValidationError
 from grp.i18n import current_language
 from grp.models import User
-from grp.web.helpers import DEFAULT_PER_PAGE, actor, page_number, pagination, show_service_errors
+from grp.web.helpers import (
+    DEFAULT_PER_PAGE,
+    actor,
+    page_number,
+    pagination,
+    save_form,
+    show_service_errors,
+)
 from modules.hr import imports
 from modules.hr.countries import country_name, country_names
 from modules.hr.downloads import export_response, send_document
@@ -494,8 +501,9 @@ def upload_document(employee_id: int) -> Any:
     form = DocumentForm()
     if form.validate_on_submit():
         upload = form.file.data
-        try:
-            documents.store_document(
+        saved = save_form(
+            form,
+            lambda: documents.store_document(
                 db.session,
                 employee,
                 stream=upload.stream,
@@ -509,17 +517,12 @@ def upload_document(employee_id: int) -> Any:
                 root=current_app.config["HR_DOCUMENT_DIR"],
                 max_bytes=current_app.config["HR_DOCUMENT_MAX_BYTES"],
                 uploaded_by_id=actor().id,
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The document is uploaded."), "success")
-            return redirect(
-                url_for("hr.employee_detail", employee_id=employee.id, _anchor="documents"),
-                code=303,
-            )
+            ),
+            success=_("The document is uploaded."),
+            redirect_to=url_for("hr.employee_detail", employee_id=employee.id, _anchor="documents"),
+        )
+        if saved is not None:
+            return saved
     return (
         render_template(
             "hr/employee.html",
@@ -699,15 +702,14 @@ def new_org_unit() -> Any:
     """Create an org unit."""
     form = _org_unit_form(None)
     if form.validate_on_submit():
-        try:
-            organisation.create_org_unit(db.session, _org_unit_data(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The org unit is saved."), "success")
-            return redirect(url_for("hr.org_units"), code=303)
+        saved = save_form(
+            form,
+            lambda: organisation.create_org_unit(db.session, _org_unit_data(form)),
+            success=_("The org unit is saved."),
+            redirect_to=url_for("hr.org_units"),
+        )
+        if saved is not None:
+            return saved
     return render_template("hr/org_unit_form.html", form=form, unit=None)
 
 
@@ -718,15 +720,14 @@ def edit_org_unit(unit_id: int) -> Any:
     unit = db.session.scalar(sa.select(OrgUnit).where(OrgUnit.id == unit_id)) or abort(404)
     form = _org_unit_form(unit)
     if form.validate_on_submit():
-        try:
-            organisation.update_org_unit(db.session, unit, _org_unit_data(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The org unit is saved."), "success")
-            return redirect(url_for("hr.org_units"), code=303)
+        saved = save_form(
+            form,
+            lambda: organisation.update_org_unit(db.session, unit, _org_unit_data(form)),
+            success=_("The org unit is saved."),
+            redirect_to=url_for("hr.org_units"),
+        )
+        if saved is not None:
+            return saved
     return render_template("hr/org_unit_form.html", form=form, unit=unit)
 
 
@@ -781,15 +782,14 @@ def new_position() -> Any:
     """Create a position."""
     form = _position_form(None)
     if form.validate_on_submit():
-        try:
-            organisation.create_position(db.session, _position_data(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The position is saved."), "success")
-            return redirect(url_for("hr.positions"), code=303)
+        saved = save_form(
+            form,
+            lambda: organisation.create_position(db.session, _position_data(form)),
+            success=_("The position is saved."),
+            redirect_to=url_for("hr.positions"),
+        )
+        if saved is not None:
+            return saved
     return render_template("hr/position_form.html", form=form, position=None)
 
 
@@ -802,15 +802,14 @@ def edit_position(position_id: int) -> Any:
         abort(404)
     form = _position_form(position)
     if form.validate_on_submit():
-        try:
-            organisation.update_position(db.session, position, _position_data(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The position is saved."), "success")
-            return redirect(url_for("hr.positions"), code=303)
+        saved = save_form(
+            form,
+            lambda: organisation.update_position(db.session, position, _position_data(form)),
+            success=_("The position is saved."),
+            redirect_to=url_for("hr.positions"),
+        )
+        if saved is not None:
+            return saved
     return render_template("hr/position_form.html", form=form, position=position)
 
 
@@ -846,6 +845,14 @@ def load_default_grades() -> Any:
     return redirect(url_for("hr.grades"), code=303)
 
 
+def _show_grade_errors(form: GradeForm, errors: dict[str, Any]) -> None:
+    """Put a refused grade's errors on its form: the bands' as a whole go above the fields."""
+    errors = dict(errors)
+    if "bands" in errors:
+        form.form_errors.extend(errors.pop("bands"))
+    show_service_errors(form, errors)
+
+
 @bp.route("/grades/<int:number>/edit", methods=["GET", "POST"])
 @require_permission("hr.organisation.manage")
 def edit_grade(number: int) -> Any:
@@ -868,23 +875,20 @@ def edit_grade(number: int) -> Any:
             if low is None and high is None:
                 break
             bands.append({"min_basic": low, "max_basic": high})
-        try:
-            organisation.update_grade(
+        saved = save_form(
+            form,
+            lambda: organisation.update_grade(
                 db.session,
                 grade,
                 names={"name_en": form.name_en.data, "name_ar": form.name_ar.data},
                 bands=bands,
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = dict(exc.errors)
-            if "bands" in errors:
-                form.form_errors.extend(errors.pop("bands"))
-            show_service_errors(form, errors)
-        else:
-            db.session.commit()
-            flash(_("Grade %(number)d is saved.", number=grade.number), "success")
-            return redirect(url_for("hr.grades"), code=303)
+            ),
+            success=_("Grade %(number)d is saved.", number=grade.number),
+            redirect_to=url_for("hr.grades"),
+            show_errors=_show_grade_errors,
+        )
+        if saved is not None:
+            return saved
     return render_template("hr/grade_form.html", form=form, grade=grade)
 
 

@@ -24,7 +24,7 @@ from grp.db import db
 from grp.i18n import current_language
 from grp.models import Department
 from grp.web.forms import PostForm
-from grp.web.helpers import actor
+from grp.web.helpers import actor, run_action
 from grp.workflow.jobs import JobConflict
 from modules.payroll import payslip_pdf as documents
 from modules.payroll.models import LOCKED_STATES, PayrollRun
@@ -95,20 +95,17 @@ def run_export(run_id: int, fmt: str) -> Any:
         )
     if not PostForm().validate_on_submit():
         abort(400)
-    try:
-        payslip_exports.start_payslip_export(
+    return run_action(
+        lambda: payslip_exports.start_payslip_export(
             db.session, run, fmt, actor=actor(), language=current_language()
-        )
-    except JobConflict:
-        db.session.rollback()
-        flash(_("This export is being prepared already."), "info")
-    except RunStateError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash(_("The export is being prepared. This page shows its progress."), "success")
-    return redirect(url_for("payroll_documents.run_export_status", run_id=run.id, fmt=fmt), 303)
+        ),
+        refused={
+            JobConflict: (_("This export is being prepared already."), "info"),
+            RunStateError: str,
+        },
+        success=_("The export is being prepared. This page shows its progress."),
+        redirect_to=url_for("payroll_documents.run_export_status", run_id=run.id, fmt=fmt),
+    )
 
 
 @bp.get("/runs/<int:run_id>/payslips.<any(zip, pdf):fmt>/status")

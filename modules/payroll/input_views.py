@@ -37,7 +37,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from grp.auth.context import has_permission, require_permission
 from grp.db import db
 from grp.errors import ValidationError
-from grp.web.helpers import actor, page_number, pagination, show_service_errors
+from grp.web.helpers import actor, page_number, pagination, run_action, show_service_errors
 from modules.hr.models import Employee
 from modules.hr.services.values import local_today
 from modules.payroll.models import PayrollInput, PayrollLoan
@@ -246,15 +246,12 @@ def delete_input(input_id: int) -> Any:
     if item is None:
         abort(404)
     month = f"{item.period:%Y-%m}"
-    try:
-        services.delete_input(db.session, item)
-    except services.InputsLocked as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash(_("The input is removed."), "success")
-    return redirect(url_for("payroll_inputs.inputs", period=month), code=303)
+    return run_action(
+        lambda: services.delete_input(db.session, item),
+        refused={services.InputsLocked: str},
+        success=_("The input is removed."),
+        redirect_to=url_for("payroll_inputs.inputs", period=month),
+    )
 
 
 # --------------------------------------------------------------------------- import

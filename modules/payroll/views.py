@@ -52,7 +52,15 @@ from grp.db import db
 from grp.errors import ValidationError
 from grp.models import Department, User
 from grp.web.forms import PostForm
-from grp.web.helpers import DEFAULT_PER_PAGE, actor, page_number, pagination, show_service_errors
+from grp.web.helpers import (
+    DEFAULT_PER_PAGE,
+    actor,
+    page_number,
+    pagination,
+    run_action,
+    save_form,
+    show_service_errors,
+)
 from grp.workflow.jobs import JobConflict, start_job
 from grp.workflow.jobs.models import ACTIVE_STATES, Job
 from modules.hr.services import find_employee_by_number
@@ -134,8 +142,12 @@ def _run_or_404(run_id: int) -> PayrollRun:
     return run
 
 
+def _run_url(run: PayrollRun, **values: Any) -> str:
+    return url_for("payroll.run", run_id=run.id, **values)
+
+
 def _to_run(run: PayrollRun, **values: Any) -> Response:
-    return redirect(url_for("payroll.run", run_id=run.id, **values), code=303)
+    return redirect(_run_url(run, **values), code=303)
 
 
 def _usernames(*user_ids: int | None) -> dict[int, str]:
@@ -336,22 +348,25 @@ def compute(run_id: int) -> Any:
     if run.state not in ("draft", "computed"):
         flash(_("An approved run cannot be computed again."), "error")
         return _to_run(run)
-    try:
-        start_job(
+    return run_action(
+        lambda: start_job(
             db.session,
             kind=JOB_KIND,
             department_id=run.department_id,
             params={"run_id": run.id},
             actor=actor(),
             dedupe_key=str(run.id),
-        )
-    except JobConflict:
-        db.session.rollback()
-        flash(_("The run is being computed already."), "info")
-    else:
-        db.session.commit()
-        flash(_("The computation has started. This page shows its progress."), "success")
-    return _to_run(run)
+        ),
+        refused={JobConflict: (_("The run is being computed already."), "info")},
+        success=_("The computation has started. This page shows its progress."),
+        redirect_to=_run_url(run),
+    )
+
+
+def _approval_refusal(run: PayrollRun) -> str:
+    if run.computed_by_id == actor().id:
+        return _("You computed this run: another payroll officer must approve it (maker-checker).")
+    return _("You may not approve payroll runs.")
 
 
 @bp.post("/runs/<int:run_id>/approve", endpoint="approve")
@@ -360,27 +375,17 @@ def approve(run_id: int) -> Any:
     """Approve a computed run; the officer who computed it is refused (maker-checker)."""
     run = _run_or_404(run_id)
     _post_form_or_400()
-    try:
-        services.approve_run(db.session, run, actor())
-    except services.ApprovalRefused:
-        db.session.rollback()
-        if run.computed_by_id == actor().id:
-            flash(
-                _(
-                    "You computed this run: another payroll officer must approve it "
-                    "(maker-checker)."
-                ),
-                "error",
-            )
-        else:
-            flash(_("You may not approve payroll runs."), "error")
-    except services.RunStateError:
-        db.session.rollback()
-        flash(_("Only a computed run without employee errors can be approved."), "error")
-    else:
-        db.session.commit()
-        flash(_("The run is approved. Its payslips can no longer change."), "success")
-    return _to_run(run)
+    return run_action(
+        lambda: services.approve_run(db.session, run, actor()),
+        refused={
+            services.ApprovalRefused: lambda _exc: _approval_refusal(run),
+            services.RunStateError: _(
+                "Only a computed run without employee errors can be approved."
+            ),
+        },
+        success=_("The run is approved. Its payslips can no longer change."),
+        redirect_to=_run_url(run),
+    )
 
 
 @bp.post("/runs/<int:run_id>/post", endpoint="post")
@@ -389,15 +394,16 @@ def post(run_id: int) -> Any:
     """Post an approved run to the general ledger."""
     run = _run_or_404(run_id)
     _post_form_or_400()
-    try:
-        lifecycle.post_run(db.session, run, actor())
-    except (lifecycle.LifecycleRefused, services.RunStateError):
-        db.session.rollback()
-        flash(_("Only an approved run can be posted."), "error")
-    else:
-        db.session.commit()
-        flash(_("The run is posted."), "success")
-    return _to_run(run)
+    return run_action(
+        lambda: lifecycle.post_run(db.session, run, actor()),
+        refused={
+            (lifecycle.LifecycleRefused, services.RunStateError): _(
+                "Only an approved run can be posted."
+            )
+        },
+        success=_("The run is posted."),
+        redirect_to=_run_url(run),
+    )
 
 
 @bp.post("/runs/<int:run_id>/mark-paid", endpoint="mark_paid")
@@ -406,15 +412,16 @@ def mark_paid(run_id: int) -> Any:
     """Record that the bank paid a posted run."""
     run = _run_or_404(run_id)
     _post_form_or_400()
-    try:
-        lifecycle.mark_run_paid(db.session, run, actor())
-    except (lifecycle.LifecycleRefused, services.RunStateError):
-        db.session.rollback()
-        flash(_("Only a posted run can be marked paid."), "error")
-    else:
-        db.session.commit()
-        flash(_("The run is marked paid."), "success")
-    return _to_run(run)
+    return run_action(
+        lambda: lifecycle.mark_run_paid(db.session, run, actor()),
+        refused={
+            (lifecycle.LifecycleRefused, services.RunStateError): _(
+                "Only a posted run can be marked paid."
+            )
+        },
+        success=_("The run is marked paid."),
+        redirect_to=_run_url(run),
+    )
 
 
 @bp.post("/runs/<int:run_id>/exclude", endpoint="exclude")
@@ -425,15 +432,12 @@ def exclude(run_id: int) -> Any:
     form = ExcludeForm()
     if not form.validate_on_submit() or not str(form.employee_id.data).isdigit():
         abort(400)
-    try:
-        services.exclude_employee(db.session, run, int(form.employee_id.data))
-    except services.RunStateError:
-        db.session.rollback()
-        flash(_("An approved run cannot change."), "error")
-    else:
-        db.session.commit()
-        flash(_("The employee is excluded from this run."), "success")
-    return _to_run(run, _anchor="errors")
+    return run_action(
+        lambda: services.exclude_employee(db.session, run, int(form.employee_id.data)),
+        refused={services.RunStateError: _("An approved run cannot change.")},
+        success=_("The employee is excluded from this run."),
+        redirect_to=_run_url(run, _anchor="errors"),
+    )
 
 
 @bp.post("/runs/<int:run_id>/unpaid-days", endpoint="unpaid_days")
@@ -710,17 +714,16 @@ def new_component() -> Any:
     _department()
     form = ComponentForm()
     if form.validate_on_submit():
-        try:
-            component = services.create_component(
+        saved = save_form(
+            form,
+            lambda: services.create_component(
                 db.session, {name: getattr(form, name).data for name in COMPONENT_FIELDS}
-            )
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The component %(code)s is saved.", code=component.code), "success")
-            return redirect(url_for("payroll.components"), code=303)
+            ),
+            success=lambda component: _("The component %(code)s is saved.", code=component.code),
+            redirect_to=url_for("payroll.components"),
+        )
+        if saved is not None:
+            return saved
     return render_template("payroll/component_form.html", form=form, component=None)
 
 
@@ -733,17 +736,20 @@ def edit_component(component_id: int) -> Any:
     form.code.render_kw = {**(form.code.render_kw or {}), "readonly": True}
     if form.validate_on_submit():
         data = {name: getattr(form, name).data for name in COMPONENT_FIELDS if name != "code"}
-        try:
-            services.update_component(db.session, component, data)
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The component %(code)s is saved.", code=component.code), "success")
-            return redirect(url_for("payroll.components"), code=303)
+        saved = save_form(
+            form,
+            lambda: services.update_component(db.session, component, data),
+            success=_("The component %(code)s is saved.", code=component.code),
+            redirect_to=url_for("payroll.components"),
+        )
+        if saved is not None:
+            return saved
     form.code.data = component.code
     return render_template("payroll/component_form.html", form=form, component=component)
+
+
+def _rules_url(component: PayComponent) -> str:
+    return url_for("payroll.components", _anchor=f"c-{component.id}")
 
 
 def _grade_amounts_text(amounts: dict[str, str] | None) -> str:
@@ -793,15 +799,14 @@ def new_rule(component_id: int) -> Any:
     component = _component_or_404(component_id)
     form = RuleForm()
     if form.validate_on_submit():
-        try:
-            services.create_rule(db.session, component, _rule_data(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The rule of %(code)s is saved.", code=component.code), "success")
-            return redirect(url_for("payroll.components", _anchor=f"c-{component.id}"), code=303)
+        saved = save_form(
+            form,
+            lambda: services.create_rule(db.session, component, _rule_data(form)),
+            success=_("The rule of %(code)s is saved.", code=component.code),
+            redirect_to=_rules_url(component),
+        )
+        if saved is not None:
+            return saved
     return render_template("payroll/rule_form.html", form=form, component=component, rule=None)
 
 
@@ -833,15 +838,14 @@ def edit_rule(rule_id: int) -> Any:
         }
     )
     if form.validate_on_submit():
-        try:
-            services.update_rule(db.session, rule, _rule_data(form))
-        except ValidationError as exc:
-            db.session.rollback()
-            show_service_errors(form, exc.errors)
-        else:
-            db.session.commit()
-            flash(_("The rule of %(code)s is saved.", code=component.code), "success")
-            return redirect(url_for("payroll.components", _anchor=f"c-{component.id}"), code=303)
+        saved = save_form(
+            form,
+            lambda: services.update_rule(db.session, rule, _rule_data(form)),
+            success=_("The rule of %(code)s is saved.", code=component.code),
+            redirect_to=_rules_url(component),
+        )
+        if saved is not None:
+            return saved
     return render_template("payroll/rule_form.html", form=form, component=component, rule=rule)
 
 
