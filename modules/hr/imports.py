@@ -1,11 +1,12 @@
 """Import employees (with their first contract) from CSV or XLSX; export the list to either.
 
 Import: the file's first row names the columns (`IMPORT_COLUMNS`; order free,
-case and spaces ignored). Every row is checked with the same rules as the form
-and the API, then against the database and the other rows of the file
-(duplicate numbers, managers), and every bad row is reported with its line
-number and all its field errors. Nothing is stored from a file with errors
-unless the officer asks for the valid rows (`mode="valid_rows"`).
+case and spaces ignored; the platform's `grp.imports` reads the file). Every
+row is checked with the same rules as the form and the API, then against the
+database and the other rows of the file (duplicate numbers, managers), and
+every bad row is reported with its line number and all its field errors.
+Nothing is stored from a file with errors unless the officer asks for the
+valid rows (`mode="valid_rows"`).
 
 Export writes the same columns (the contract in force today), so an exported
 file imports again. Rows are read from the database in chunks and written as
@@ -28,6 +29,8 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
+from grp.imports import DEFAULT_MAX_ROWS, read_rows
+from grp.imports import ImportFileError as ImportFileError  # raised by read_rows; callers catch it
 from grp.tenancy import set_current_department
 from modules.hr.i18n import _
 from modules.hr.models import ALLOWANCE_CODES, Contract, Employee, OrgUnit, Position
@@ -92,13 +95,8 @@ FILE_NAMES = {
     "end_date": "contract_end",
 }
 MODES = ("dry_run", "all", "valid_rows")
-DEFAULT_MAX_ROWS = 50_000
 _LOOKUP_CHUNK = 500
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-class ImportFileError(ValueError):
-    """The file cannot be read at all (type, encoding, header, size)."""
 
 
 @dataclass
@@ -133,98 +131,6 @@ class _Row:
     contract: dict[str, Any] = field(default_factory=dict)
     errors: FieldErrors = field(default_factory=FieldErrors)
     manager_no: str | None = None
-
-
-# --------------------------------------------------------------------------- reading files
-
-
-def _header(cells: list[Any]) -> list[str]:
-    names = [str(c or "").strip().lower().replace(" ", "_").replace("-", "_") for c in cells]
-    unknown = [n for n in names if n and n not in IMPORT_COLUMNS]
-    missing = [n for n in REQUIRED_COLUMNS if n not in names]
-    if unknown or missing:
-        parts = []
-        if missing:
-            parts.append(_("Missing columns: %(names)s.", names=", ".join(missing)))
-        if unknown:
-            parts.append(_("Unknown columns: %(names)s.", names=", ".join(unknown)))
-        raise ImportFileError(" ".join(parts))
-    return names
-
-
-def _unquote(value: Any) -> Any:
-    # Exports prefix a quote to text that spreadsheets would take for a formula.
-    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in "=+-@":
-        return value[1:]
-    return value
-
-
-def _row_dict(names: list[str], cells: list[Any] | tuple[Any, ...]) -> dict[str, Any] | None:
-    row = {name: _unquote(cell) for name, cell in zip(names, cells, strict=False) if name}
-    if all(as_text(value) is None for value in row.values()):
-        return None  # blank line
-    return row
-
-
-def read_rows(file_name: str, stream: IO[bytes], *, max_rows: int) -> list[tuple[int, dict]]:
-    """Return (line number, {column: value}) of each non-blank data row of a CSV or XLSX file."""
-    extension = (file_name or "").lower().rsplit(".", 1)[-1]
-    if extension == "csv":
-        rows = _read_csv(stream)
-    elif extension == "xlsx":
-        rows = _read_xlsx(stream)
-    else:
-        raise ImportFileError(_("Upload a .csv or .xlsx file."))
-    result = []
-    for line, row in rows:
-        result.append((line, row))
-        if len(result) > max_rows:
-            raise ImportFileError(_("The file has more than %(num)d rows; split it.", num=max_rows))
-    return result
-
-
-def _read_csv(stream: IO[bytes]) -> Iterator[tuple[int, dict]]:
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    try:
-        reader = csv.reader(text)
-        try:
-            names = _header(next(reader))
-        except StopIteration:
-            raise ImportFileError(_("The file is empty.")) from None
-        for cells in reader:
-            row = _row_dict(names, cells)
-            if row is not None:
-                yield reader.line_num, row
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(_("Save the CSV file as UTF-8.")) from exc
-    except csv.Error as exc:
-        raise ImportFileError(_("The CSV file cannot be read: %(error)s", error=str(exc))) from exc
-    finally:
-        text.detach()
-
-
-def _read_xlsx(stream: IO[bytes]) -> Iterator[tuple[int, dict]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(stream, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportFileError(_("The file is not a readable .xlsx workbook.")) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        try:
-            names = _header(list(next(rows)))
-        except StopIteration:
-            raise ImportFileError(_("The file is empty.")) from None
-        for line, cells in enumerate(rows, start=2):
-            row = _row_dict(names, cells)
-            if row is not None:
-                yield line, row
-    finally:
-        workbook.close()
 
 
 # --------------------------------------------------------------------------- checking rows
@@ -382,7 +288,14 @@ def import_employees(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    raw_rows = read_rows(file_name, stream, max_rows=max_rows)
+    raw_rows = read_rows(
+        file_name,
+        stream,
+        columns=IMPORT_COLUMNS,
+        required=REQUIRED_COLUMNS,
+        max_rows=max_rows,
+        unquote_formulas=True,  # exports quote text that spreadsheets would run
+    )
     reference = load_reference(session)
     rows = [_check_row(line, raw, reference) for line, raw in raw_rows]
     _check_against_database_and_file(session, rows)

@@ -6,14 +6,18 @@ Payroll calls:
 * `contracts_in_period(session, start, end)`: every version overlapping a
   period (a month), streamed in chunks, for proration of joiners, leavers and
   mid-month salary changes;
+* `contract_versions(session, employee_ids, start, end)`: the versions of a
+  chunk of employees overlapping a span (retro pay's look-back);
+* `contracts_changed_since(session, employee_ids, since)`: when each employee
+  of a chunk last had a version created or changed, if at or after `since`;
 * `pensionable_allowances(session)` (services.organisation): which allowance
   codes count towards the GPSSA contribution salary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import date, timedelta
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +41,8 @@ CONTRACT_FIELDS = (
 )
 #: Contract types that must say when they end.
 ENDING_TYPES = ("fixed_term", "temporary")
+#: Employee ids per IN list of the bulk reads (well below every database's parameter limit).
+_IN_CHUNK = 1000
 
 
 def band_problem(grade: Grade, band: int, basic: Decimal) -> str | None:
@@ -240,3 +246,52 @@ def contracts_in_period(
         .execution_options(yield_per=chunk_size)
     )
     yield from session.scalars(query)
+
+
+def _id_chunks(employee_ids: Iterable[int]) -> Iterator[list[int]]:
+    wanted = sorted(set(employee_ids))
+    for start in range(0, len(wanted), _IN_CHUNK):
+        yield wanted[start : start + _IN_CHUNK]
+
+
+def contract_versions(
+    session: Session, employee_ids: Iterable[int], start: date, end: date
+) -> dict[int, list[Contract]]:
+    """Return the contract versions of `employee_ids` overlapping `start`..`end`, by employee.
+
+    Each employee's versions come in start date order; an employee without one
+    is left out. One query per thousand employees (callers pass a chunk).
+    """
+    found: dict[int, list[Contract]] = {}
+    for chunk in _id_chunks(employee_ids):
+        for contract in session.scalars(
+            sa.select(Contract)
+            .where(
+                Contract.employee_id.in_(chunk),
+                Contract.start_date <= end,
+                sa.or_(Contract.end_date.is_(None), Contract.end_date >= start),
+            )
+            .order_by(Contract.employee_id, Contract.start_date)
+        ):
+            found.setdefault(contract.employee_id, []).append(contract)
+    return found
+
+
+def contracts_changed_since(
+    session: Session, employee_ids: Iterable[int], since: datetime
+) -> dict[int, datetime]:
+    """Return when each of `employee_ids` last had a contract version changed, if since `since`.
+
+    {employee_id: latest `updated_at` of their versions}, for the employees
+    with a version created or changed at or after `since` only. One query per
+    thousand employees.
+    """
+    found: dict[int, datetime] = {}
+    for chunk in _id_chunks(employee_ids):
+        for employee_id, at in session.execute(
+            sa.select(Contract.employee_id, sa.func.max(Contract.updated_at))
+            .where(Contract.employee_id.in_(chunk), Contract.updated_at >= since)
+            .group_by(Contract.employee_id)
+        ):
+            found[employee_id] = at
+    return found

@@ -72,6 +72,8 @@ from modules.hr.services.values import local_today
 DOCUMENT_TYPE = "hr.leave_request"
 PERIOD_LOCK_KEY = "hr.leave.period_lock_checks"
 ZERO = Decimal("0.00")
+#: Employee ids per IN list of the bulk reads for payroll.
+_IN_CHUNK = 1000
 
 #: A payroll period lock check: `check(session, employee, start, end)` returns why
 #: the span touches a locked period, or None.
@@ -476,8 +478,12 @@ def working_days(session: Session, start: date, end: date) -> int:
     """Count the working days from `start` to `end` inclusive (weekends, holidays excluded)."""
     if end < start:
         return 0
-    week = working_week(session)
-    holidays = holidays_between(session, start, end)
+    return _count_working_days(
+        working_week(session), holidays_between(session, start, end), start, end
+    )
+
+
+def _count_working_days(week: str, holidays: set[date], start: date, end: date) -> int:
     count = 0
     day = start
     while day <= end:
@@ -1310,6 +1316,84 @@ def unpaid_leave_days(session: Session, employee_id: int, start: date, end: date
         ),
         ZERO,
     )
+
+
+def employees_on_unpaid_leave(session: Session, start: date, end: date) -> set[int]:
+    """Return the ids of the employees with approved unpaid leave in `start`..`end` (for payroll).
+
+    One query for the department: few employees take unpaid leave, so payroll
+    counts the days (`unpaid_leave_days_by_employee`) of those only.
+    """
+    return set(
+        session.scalars(
+            sa.select(LeaveRequest.employee_id)
+            .join(LeaveType, LeaveType.id == LeaveRequest.leave_type_id)
+            .where(
+                LeaveRequest.state == "approved",
+                LeaveType.paid.is_(False),
+                LeaveRequest.start_date <= end,
+                LeaveRequest.end_date >= start,
+            )
+            .distinct()
+        )
+    )
+
+
+def unpaid_leave_days_by_employee(
+    session: Session, periods: Mapping[int, tuple[date, date]]
+) -> dict[int, Decimal]:
+    """Return each employee's approved unpaid leave days inside their own period (for payroll).
+
+    `periods` maps employee ids to their (first, last) day, both included.
+    Every employee of `periods` is in the result (zero without unpaid leave,
+    or when last < first). Counted as `unpaid_leave_days` counts them: a leave
+    crossing the period's edges counts only its days inside, by its type's
+    counting basis. One query for the leave per thousand employees, and at
+    most one for the working week and one for the public holidays of the
+    whole span, never one per employee.
+    """
+    found = {employee_id: ZERO for employee_id in periods}
+    wanted = {employee_id: span for employee_id, span in periods.items() if span[1] >= span[0]}
+    if not wanted:
+        return found
+    span_start = min(first for first, _last in wanted.values())
+    span_end = max(last for _first, last in wanted.values())
+    ids = sorted(wanted)
+    leaves = []
+    for offset in range(0, len(ids), _IN_CHUNK):
+        leaves.extend(
+            session.execute(
+                sa.select(
+                    LeaveRequest.employee_id,
+                    LeaveRequest.start_date,
+                    LeaveRequest.end_date,
+                    LeaveType.day_basis,
+                )
+                .join(LeaveType, LeaveType.id == LeaveRequest.leave_type_id)
+                .where(
+                    LeaveRequest.employee_id.in_(ids[offset : offset + _IN_CHUNK]),
+                    LeaveRequest.state == "approved",
+                    LeaveType.paid.is_(False),
+                    LeaveRequest.start_date <= span_end,
+                    LeaveRequest.end_date >= span_start,
+                )
+                .order_by(LeaveRequest.employee_id, LeaveRequest.start_date)
+            ).all()
+        )
+    calendar: tuple[str, set[date]] | None = None  # read once, and only if needed
+    for employee_id, leave_start, leave_end, day_basis in leaves:
+        first, last = wanted[employee_id]
+        start, end = max(leave_start, first), min(leave_end, last)
+        if end < start:
+            continue  # inside the whole span, outside this employee's period
+        if day_basis == "calendar":
+            days = to_days((end - start).days + 1)
+        else:
+            if calendar is None:
+                calendar = (working_week(session), holidays_between(session, span_start, span_end))
+            days = to_days(_count_working_days(*calendar, start, end))
+        found[employee_id] += days
+    return found
 
 
 def resolve_manager(session: Session, user: User) -> User | None:

@@ -7,10 +7,10 @@ queries are scoped and new rows take the department.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
@@ -138,6 +138,32 @@ def pensionable_allowances(session: Session) -> set[str]:
     return set(
         session.scalars(sa.select(AllowanceType.code).where(AllowanceType.pensionable.is_(True)))
     )
+
+
+class OrgUnitName(NamedTuple):
+    """An org unit's code and names, for reports."""
+
+    code: str
+    name_en: str
+    name_ar: str
+
+
+def org_unit_names(session: Session, org_unit_ids: Iterable[int]) -> dict[int, OrgUnitName]:
+    """Return {org unit id: its code and names} for those of `org_unit_ids` (one query).
+
+    Meant for the units of a report (a department has few); unknown ids are left out.
+    """
+    wanted = sorted(set(org_unit_ids))
+    if not wanted:
+        return {}
+    return {
+        unit_id: OrgUnitName(code, name_en, name_ar)
+        for unit_id, code, name_en, name_ar in session.execute(
+            sa.select(OrgUnit.id, OrgUnit.code, OrgUnit.name_en, OrgUnit.name_ar).where(
+                OrgUnit.id.in_(wanted)
+            )
+        )
+    }
 
 
 # --------------------------------------------------------------------------- helpers

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from grp.errors import ValidationError
 from grp.money import MoneyError, round_money, to_decimal
-from modules.hr.models import ALLOWANCE_CODES
+from modules.hr.services import ALLOWANCE_CODES
 from modules.payroll.calculation import PENSIONABLE, ComponentSpec, RuleSpec, formula_names
 from modules.payroll.formula import FormulaError, parse
 from modules.payroll.i18n import _

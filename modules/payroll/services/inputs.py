@@ -21,10 +21,8 @@ Everything a run needs is read per chunk of employees in one query per kind.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -34,9 +32,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from grp.errors import ValidationError
+from grp.imports import DEFAULT_MAX_ROWS, read_rows
+from grp.imports import ImportFileError as ImportFileError  # raised by read_rows; callers catch it
 from grp.models import User
 from grp.money import round_money
-from modules.hr.models import Employee
+from modules.hr.services import (
+    employee_ids_by_number,
+    employees_on_unpaid_leave,
+    existing_employee_ids,
+    unpaid_leave_days_by_employee,
+)
 from modules.hr.services.values import Invalid, as_money, as_text
 from modules.payroll.calculation import InputAmount, days_in_month
 from modules.payroll.i18n import _
@@ -53,17 +58,11 @@ from modules.payroll.services.defaults import GRATUITY, LEAVE_ENCASHMENT, LOAN, 
 IMPORT_COLUMNS = ("employee_no", "component", "amount", "note")
 REQUIRED_COLUMNS = ("employee_no", "component", "amount")
 IMPORT_MODES = ("dry_run", "all", "valid_rows")
-DEFAULT_MAX_ROWS = 50_000
 MAX_INSTALMENTS = 600  # 50 years of months: anything longer is a typing error
-_LOOKUP_CHUNK = 500
 
 
 class InputsLocked(RuntimeError):
     """The month's regular run is approved: its inputs cannot change (API 409)."""
-
-
-class ImportFileError(ValueError):
-    """The file cannot be read at all (type, encoding, header, size)."""
 
 
 # --------------------------------------------------------------------------- periods and locks
@@ -158,20 +157,6 @@ def input_components(session: Session) -> dict[str, PayComponent]:
     return {c.code: c for c in components if c.code not in SETTLEMENT_CODES}
 
 
-def _employees_by_number(session: Session, numbers: Iterable[str]) -> dict[str, Employee]:
-    """Return {employee_no: employee} for those of `numbers` in the department, in chunks."""
-    wanted = sorted({number.strip().upper() for number in numbers if number})
-    found: dict[str, Employee] = {}
-    for start in range(0, len(wanted), _LOOKUP_CHUNK):
-        for employee in session.scalars(
-            sa.select(Employee).where(
-                Employee.employee_no.in_(wanted[start : start + _LOOKUP_CHUNK])
-            )
-        ):
-            found[employee.employee_no] = employee
-    return found
-
-
 # --------------------------------------------------------------------------- inputs
 
 
@@ -203,10 +188,14 @@ class _CheckedInput:
 def _check_input(
     data: Mapping[str, Any],
     components: Mapping[str, PayComponent],
-    employees: Mapping[str, Employee],
+    employees: Mapping[str, int],
     employee_ids: set[int] | None = None,
 ) -> _CheckedInput:
-    """Check one input's employee, component, amount and note (no period: the caller's)."""
+    """Check one input's employee, component, amount and note (no period: the caller's).
+
+    `employees` maps the employee numbers in use to ids (HR's `employee_ids_by_number`);
+    `employee_ids`, when the input names the employee by id, are the ids that exist.
+    """
     checked = _CheckedInput()
     employee_id = data.get("employee_id")
     number = as_text(data.get("employee_no"))
@@ -223,7 +212,7 @@ def _check_input(
     elif number.upper() not in employees:
         checked.add("employee_no", _("No employee has the number %(number)s.", number=number))
     else:
-        checked.values["employee_id"] = employees[number.upper()].id
+        checked.values["employee_id"] = employees[number.upper()]
     code = (as_text(data.get("component")) or as_text(data.get("component_code")) or "").lower()
     if not code:
         checked.add("component", _("Enter the component code."))
@@ -276,10 +265,10 @@ def add_input(
             wanted = int(data["employee_id"])
         except (TypeError, ValueError):
             wanted = 0
-        employee_ids = set(session.scalars(sa.select(Employee.id).where(Employee.id == wanted)))
-        employees: dict[str, Employee] = {}
+        employee_ids = existing_employee_ids(session, [wanted])
+        employees: dict[str, int] = {}
     else:
-        employees = _employees_by_number(session, [as_text(data.get("employee_no")) or ""])
+        employees = employee_ids_by_number(session, [as_text(data.get("employee_no")) or ""])
     checked = _check_input(data, components, employees, employee_ids)
     for name, messages in checked.errors.items():
         errors.setdefault(name, []).extend(messages)
@@ -333,86 +322,13 @@ class InputImportReport:
         return bool(self.problems)
 
 
-def _header(cells: Iterable[Any]) -> list[str]:
-    names = [str(c or "").strip().lower().replace(" ", "_").replace("-", "_") for c in cells]
-    unknown = [n for n in names if n and n not in IMPORT_COLUMNS]
-    missing = [n for n in REQUIRED_COLUMNS if n not in names]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(_("Missing columns: %(names)s.", names=", ".join(missing)))
-        if unknown:
-            parts.append(_("Unknown columns: %(names)s.", names=", ".join(unknown)))
-        raise ImportFileError(" ".join(parts))
-    return names
-
-
-def _row(names: list[str], cells: Iterable[Any]) -> dict[str, Any] | None:
-    row = {name: cell for name, cell in zip(names, cells, strict=False) if name}
-    if all(as_text(value) is None for value in row.values()):
-        return None  # a blank line
-    return row
-
-
-def _csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        text = stream.read().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(_("Save the CSV file as UTF-8.")) from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        try:
-            names = _header(next(reader))
-        except StopIteration:
-            raise ImportFileError(_("The file is empty.")) from None
-        for cells in reader:
-            row = _row(names, cells)
-            if row is not None:
-                yield reader.line_num, row
-    except csv.Error as exc:
-        raise ImportFileError(_("The CSV file cannot be read: %(error)s", error=str(exc))) from exc
-
-
-def _xlsx_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(stream, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportFileError(_("The file is not a readable .xlsx workbook.")) from exc
-    try:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
-        try:
-            names = _header(next(rows))
-        except StopIteration:
-            raise ImportFileError(_("The file is empty.")) from None
-        for line, cells in enumerate(rows, start=2):
-            row = _row(names, cells)
-            if row is not None:
-                yield line, row
-    finally:
-        workbook.close()
-
-
 def read_input_rows(
     file_name: str, stream: IO[bytes], *, max_rows: int = DEFAULT_MAX_ROWS
 ) -> list[tuple[int, dict[str, Any]]]:
     """Return (line number, {column: value}) of each non-blank data row of a CSV or XLSX file."""
-    extension = (file_name or "").lower().rsplit(".", 1)[-1]
-    if extension == "csv":
-        rows = _csv_rows(stream)
-    elif extension == "xlsx":
-        rows = _xlsx_rows(stream)
-    else:
-        raise ImportFileError(_("Upload a .csv or .xlsx file."))
-    result = []
-    for line, row in rows:
-        result.append((line, row))
-        if len(result) > max_rows:
-            raise ImportFileError(_("The file has more than %(num)d rows; split it.", num=max_rows))
-    return result
+    return read_rows(
+        file_name, stream, columns=IMPORT_COLUMNS, required=REQUIRED_COLUMNS, max_rows=max_rows
+    )
 
 
 def import_inputs(
@@ -438,7 +354,7 @@ def import_inputs(
     _refuse_if_locked(session, month)
     raw_rows = read_input_rows(file_name, stream, max_rows=max_rows)
     components = input_components(session)
-    employees = _employees_by_number(
+    employees = employee_ids_by_number(
         session, (as_text(raw.get("employee_no")) or "" for _line, raw in raw_rows)
     )
     report = InputImportReport(period=month, rows=len(raw_rows), mode=mode)
@@ -491,23 +407,24 @@ def create_loan(session: Session, data: Mapping[str, Any], *, actor: User | None
     def add(name: str, message: str) -> None:
         errors.setdefault(name, []).append(message)
 
-    employee = None
+    employee_id: int | None = None
     if data.get("employee_id") not in (None, ""):
+        wanted: int | None
         try:
-            employee = session.scalar(
-                sa.select(Employee).where(Employee.id == int(data["employee_id"]))
-            )
+            wanted = int(data["employee_id"])
         except (TypeError, ValueError):
-            employee = None
-        if employee is None:
+            wanted = None
+        if wanted is not None and existing_employee_ids(session, [wanted]):
+            employee_id = wanted
+        else:
             add("employee_id", _("No such employee."))
     else:
         number = as_text(data.get("employee_no"))
         if number is None:
             add("employee_no", _("Enter the employee number."))
         else:
-            employee = _employees_by_number(session, [number]).get(number.upper())
-            if employee is None:
+            employee_id = employee_ids_by_number(session, [number]).get(number.upper())
+            if employee_id is None:
                 add("employee_no", _("No employee has the number %(number)s.", number=number))
     first_period = None
     try:
@@ -555,10 +472,10 @@ def create_loan(session: Session, data: Mapping[str, Any], *, actor: User | None
         add("note", _("At most %(count)d characters.", count=500))
     if errors:
         raise ValidationError(errors)
-    assert employee is not None and first_period is not None and count is not None
+    assert employee_id is not None and first_period is not None and count is not None
     _refuse_if_locked(session, first_period)
     loan = PayrollLoan(
-        employee_id=employee.id,
+        employee_id=employee_id,
         principal=principal,
         instalment=instalment,
         instalment_count=count,
@@ -686,34 +603,22 @@ def settlements_of(session: Session, start: date, end: date) -> dict[int, Any]:
 def on_unpaid_leave(session: Session, start: date, end: date) -> set[int]:
     """Return the employees with approved unpaid leave in `start`..`end`.
 
-    One query for the department's month (few employees take unpaid leave);
-    HR's `unpaid_leave_days` then counts the days of those only, instead of
-    one query per employee of the run. (HR has no bulk count yet.)
+    One query for the department's month (HR's `employees_on_unpaid_leave`;
+    few employees take unpaid leave): only their days are then counted.
     """
-    from modules.hr.models import LeaveRequest, LeaveType
-
-    return set(
-        session.scalars(
-            sa.select(LeaveRequest.employee_id)
-            .join(LeaveType, LeaveType.id == LeaveRequest.leave_type_id)
-            .where(
-                LeaveRequest.state == "approved",
-                LeaveType.paid.is_(False),
-                LeaveRequest.start_date <= end,
-                LeaveRequest.end_date >= start,
-            )
-            .distinct()
-        )
-    )
+    return employees_on_unpaid_leave(session, start, end)
 
 
 def hr_unpaid_days(session: Session, employee_id: int, first: date, last: date) -> Decimal:
-    """Return the employee's approved unpaid leave days from `first` to `last` (HR counts them)."""
-    from modules.hr.services.leave import unpaid_leave_days
+    """Return the employee's approved unpaid leave days from `first` to `last` (HR counts them).
 
+    For a whole chunk at once, HR's `unpaid_leave_days_by_employee` takes
+    every employee's period in one call.
+    """
     if last < first:
         return Decimal(0)
-    return Decimal(unpaid_leave_days(session, employee_id, first, last))
+    days = unpaid_leave_days_by_employee(session, {employee_id: (first, last)})
+    return Decimal(days[employee_id])
 
 
 def month_end(period: date) -> date:

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session, aliased
 
 from grp.errors import ValidationError
 from grp.money import from_fils
-from modules.hr.models import Employee, OrgUnit
+from modules.hr.services import employee_names, org_unit_names
 from modules.payroll.calculation import PENSIONABLE
 from modules.payroll.i18n import _
 from modules.payroll.models import (
@@ -512,10 +512,8 @@ def run_changes(session: Session, run: PayrollRun) -> ChangesReport:
     leavers.sort(key=lambda p: (p.employee_no, p.employee_id))
     excluded = [
         PersonRow(employee_id, number, name_en, name_ar, reason="excluded")
-        for employee_id, number, name_en, name_ar in session.execute(
-            sa.select(Employee.id, Employee.employee_no, Employee.name_en, Employee.name_ar)
-            .where(Employee.id.in_(list(run.excluded_employee_ids or [])))
-            .order_by(Employee.employee_no)
+        for employee_id, number, name_en, name_ar in employee_names(
+            session, run.excluded_employee_ids or []
         )
     ]
     return ChangesReport(run, previous, joiners, leavers, excluded)
@@ -654,14 +652,7 @@ def org_unit_table(session: Session, run: PayrollRun) -> Table:
         .group_by(unit_key, PayslipLine.component_code)
     ):
         amounts[unit_id][code] = _money(fils)
-    units = {
-        unit_id: (code, name_en, name_ar)
-        for unit_id, code, name_en, name_ar in session.execute(
-            sa.select(OrgUnit.id, OrgUnit.code, OrgUnit.name_en, OrgUnit.name_ar).where(
-                OrgUnit.id.in_([row[0] for row in per_unit if row[0]])
-            )
-        )
-    }
+    units = org_unit_names(session, [row[0] for row in per_unit if row[0]])
     rows = []
     for unit_id, count, *money in per_unit:
         code, name_en, name_ar = units.get(unit_id, ("", "", ""))

@@ -41,13 +41,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from modules.hr.models import Contract, Employee
+from modules.hr.services import contract_versions, contracts_changed_since
 from modules.payroll.calculation import (
     RETRO_CODES,
     CalculationError,
@@ -65,6 +65,9 @@ from modules.payroll.calculation import (
 from modules.payroll.models import LOCKED_STATES, PayrollRun, Payslip, PayslipLine
 from modules.payroll.services.defaults import SETTLEMENT_CODES, difference_component_specs
 from modules.payroll.services.inputs import settlement_inputs, settlements_of
+
+if TYPE_CHECKING:  # HR's records as HR's services hand them over (annotations only)
+    from modules.hr.models import Contract, Employee
 
 DEFAULT_RETRO_MONTHS = 12
 ZERO = Decimal("0.00")
@@ -349,13 +352,12 @@ class RetroPlanner:
         """Return when each employee of the chunk last changed (contracts or record), if lately."""
         assert self.since is not None
         since = self.since
-        changed: dict[int, datetime] = {}
-        for employee_id, at in self.session.execute(
-            sa.select(Contract.employee_id, sa.func.max(Contract.updated_at))
-            .where(Contract.employee_id.in_(list(employees)), Contract.updated_at >= since)
-            .group_by(Contract.employee_id)
-        ):
-            changed[employee_id] = _as_datetime(at)
+        changed: dict[int, datetime] = {
+            employee_id: _as_datetime(at)
+            for employee_id, at in contracts_changed_since(
+                self.session, list(employees), since
+            ).items()
+        }
         for employee in employees.values():
             if employee.updated_at is not None and employee.updated_at >= since:
                 changed[employee.id] = max(changed.get(employee.id, since), employee.updated_at)
@@ -409,7 +411,9 @@ class RetroPlanner:
         }
         if not wanted:
             return {}, {}
-        versions = self._contracts({employee_id for employee_id, _ in wanted})
+        versions = contract_versions(
+            self.session, {employee_id for employee_id, _ in wanted}, self.first, self.last
+        )
         settlements = self.settlements()
         lines: dict[int, list[Line]] = {}
         errors: dict[int, str] = {}
@@ -438,18 +442,3 @@ class RetroPlanner:
             if found:
                 lines.setdefault(employee_id, []).extend(found)
         return lines, errors
-
-    def _contracts(self, employee_ids: Iterable[int]) -> dict[int, list[Contract]]:
-        """Return the contract versions of `employee_ids` overlapping the look-back, by employee."""
-        found: dict[int, list[Contract]] = {}
-        for contract in self.session.scalars(
-            sa.select(Contract)
-            .where(
-                Contract.employee_id.in_(sorted(employee_ids)),
-                Contract.start_date <= self.last,
-                sa.or_(Contract.end_date.is_(None), Contract.end_date >= self.first),
-            )
-            .order_by(Contract.employee_id, Contract.start_date)
-        ):
-            found.setdefault(contract.employee_id, []).append(contract)
-        return found
