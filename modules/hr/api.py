@@ -134,8 +134,10 @@ def _commit_or_409() -> None:
 @require_permission("hr.employee.read")
 def list_employees(query: dict[str, Any]) -> Any:
     """List the department's employees: search, filter, sort, a page at a time."""
-    select = employees.employee_list_query(db.session, _filters(query))
-    return paginate(select, query["page"], query["per_page"])
+    filters = _filters(query)
+    select = employees.employee_list_query(db.session, filters)
+    searching = bool(filters.q and filters.q.strip())
+    return paginate(select, query["page"], query["per_page"], narrow=searching)
 
 
 @blp.route("/employees", methods=["POST"])

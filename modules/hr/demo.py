@@ -34,6 +34,7 @@ from modules.hr.countries import UAE
 from modules.hr.models import (
     Contract,
     Employee,
+    EmployeeSearchWord,
     Grade,
     LeaveLedgerEntry,
     LeaveRequest,
@@ -41,6 +42,7 @@ from modules.hr.models import (
     OrgUnit,
     Position,
 )
+from modules.hr.search_words import word_rows
 from modules.hr.services.employees import LAW_57_2023_FROM
 from modules.hr.services.leave import (
     accrue_department,
@@ -503,6 +505,22 @@ def _insert_chunk(
         if versions[-1]["end_date"] is not None
     }
     history.add([(ids[row["employee_no"]], row) for row in rows], ends)
+    bulk_insert(
+        session,
+        EmployeeSearchWord,
+        list(
+            word_rows(
+                (
+                    ids[row["employee_no"]],
+                    row["name_en"],
+                    row["name_ar"],
+                    row["employee_no"],
+                    row["emirates_id"],
+                )
+                for row in rows
+            )
+        ),
+    )
     return len(rows)
 
 

@@ -35,6 +35,7 @@ from modules.hr.models.org import (
     PayBand,
     Position,
 )
+from modules.hr.models.search import EmployeeSearchWord
 from modules.hr.models.termination import TERMINATION_REASONS, Termination
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "DocumentReminder",
     "Employee",
     "EmployeeDocument",
+    "EmployeeSearchWord",
     "Grade",
     "LeaveLedgerEntry",
     "LeaveRequest",

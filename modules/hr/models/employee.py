@@ -7,9 +7,8 @@ list: name_en, name_ar, hire_date, status, org_unit_id, grade_id, position_id,
 nationality (the UAE / GCC / other category is computed from it) and
 manager_id (the reports of a manager, the cycle check).
 
-Name search is a substring match (`LIKE '%...%'`) scanning the department's rows
-through the department_id index; on PostgreSQL a `pg_trgm` GIN index on the
-names would make it an index search for very large departments.
+Search (names, numbers, Emirates IDs) goes through the words table of
+modules/hr/models/search.py, an index range even under row-level security.
 """
 
 from __future__ import annotations

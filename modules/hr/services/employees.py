@@ -19,10 +19,7 @@ from sqlalchemy.orm import Session
 
 from grp.errors import ValidationError
 from grp.identifiers import (
-    EMIRATES_ID_DIGITS,
     IdentifierError,
-    emirates_id_digits,
-    format_emirates_id,
     parse_emirates_id,
     parse_uae_iban,
 )
@@ -37,8 +34,10 @@ from modules.hr.models import (
     STATUSES,
     Contract,
     Employee,
+    EmployeeSearchWord,
     Grade,
 )
+from modules.hr.search_words import prefix_range, query_words
 from modules.hr.services.organisation import ARABIC_LETTER, Reference, load_reference
 from modules.hr.services.values import (
     FieldErrors,
@@ -500,25 +499,20 @@ class EmployeeFilters:
 SORT_KEYS = ("name_en", "name_ar", "employee_no", "hire_date", "grade", "status")
 
 
-def _search_condition(q: str) -> sa.ColumnElement[bool]:
-    """Match a name in either language, an employee number, or an Emirates ID (any dashes)."""
-    text = q.strip()
-    digits = emirates_id_digits(text)
-    if re.fullmatch(r"[0-9][0-9 \-]*", text) and digits:
-        conditions = [Employee.employee_no.startswith(text.replace(" ", ""), autoescape=True)]
-        if len(digits) == EMIRATES_ID_DIGITS:
-            # A whole Emirates ID: equality uses the unique (department_id, emirates_id) index.
-            conditions.append(Employee.emirates_id == format_emirates_id(digits))
-        elif digits.startswith("784"):
-            conditions.append(
-                Employee.emirates_id.startswith(format_emirates_id(digits), autoescape=True)
-            )
-        return sa.or_(*conditions)
-    return sa.or_(
-        sa.func.lower(Employee.name_en).contains(text.lower(), autoescape=True),
-        Employee.name_ar.contains(text, autoescape=True),
-        Employee.employee_no == text.upper(),
-    )
+def _search_condition(q: str) -> sa.ColumnElement[bool] | None:
+    """Employees having, for every word of `q`, a word that starts with it.
+
+    Names in either language, employee numbers and Emirates IDs (with or without
+    dashes) are all words (modules/hr/search_words.py); None when `q` has no word.
+    """
+    conditions = []
+    for word in query_words(q):
+        low, high = prefix_range(word)
+        matching = sa.select(EmployeeSearchWord.employee_id).where(EmployeeSearchWord.word >= low)
+        if high is not None:
+            matching = matching.where(EmployeeSearchWord.word < high)
+        conditions.append(Employee.id.in_(matching))
+    return sa.and_(*conditions) if conditions else None
 
 
 def org_unit_and_descendants(reference: Reference, unit_id: int) -> set[int]:
@@ -544,7 +538,9 @@ def employee_list_query(session: Session, filters: EmployeeFilters) -> sa.Select
     """
     query = sa.select(Employee)
     if filters.q and filters.q.strip():
-        query = query.where(_search_condition(filters.q))
+        condition = _search_condition(filters.q)
+        # A query of punctuation alone finds nobody rather than everybody.
+        query = query.where(condition if condition is not None else sa.false())
     if filters.org_unit_id:
         units = org_unit_and_descendants(load_reference(session), filters.org_unit_id)
         query = query.where(Employee.org_unit_id.in_(sorted(units)))
@@ -588,6 +584,15 @@ def find_employee(
 def employee_of_user(session: Session, user_id: int) -> Employee | None:
     """Return the current department's employee record linked to user `user_id`."""
     return session.scalar(sa.select(Employee).where(Employee.user_id == user_id))
+
+
+def employee_id_of_user(user_id: int) -> sa.ScalarSelect[int]:
+    """The current department's employee id of user `user_id`, as a scalar subquery.
+
+    For another module's query that needs "my" records in the same statement (my
+    payslips) instead of reading the employee first.
+    """
+    return sa.select(Employee.id).where(Employee.user_id == user_id).scalar_subquery()
 
 
 def find_employee_by_number(session: Session, employee_no: str) -> Employee | None:

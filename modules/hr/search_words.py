@@ -1,0 +1,109 @@
+"""The words an employee is found by: folded names, employee number, Emirates ID.
+
+The employee search matches the start of words ("moh" finds "Mohammed Al Mansouri",
+"منصور" finds "المنصوري", "7841990" finds 784-1990-1234567-6). Every query word must
+start one of the employee's words.
+
+Why a table of words and not `LIKE` on the names: on PostgreSQL the employee table is
+under row-level security, and the planner may only use an index for a condition whose
+functions are *leakproof*; `lower()` and `LIKE` are not, so every name search read the
+whole department. Range comparisons on text (`word >= 'moh' AND word < 'moi'`) are
+leakproof and use the index on (department_id, word) with the "C" collation (byte
+order, so the range is exactly "starts with").
+
+Folding makes the words comparable whatever the spelling: case, Latin accents (é → e),
+Arabic diacritics and tatweel, the alef forms (أ إ آ ٱ → ا), ة → ه, ى → ي, hamza seats
+(ؤ → و, ئ → ي), Arabic-Indic digits → 0-9. A word beginning with the article ال is
+also found without it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+
+#: Longest stored word; longer ones are cut (a prefix search of 60 letters is enough).
+MAX_WORD = 60
+#: At most this many words of a query are used (all must match).
+MAX_QUERY_WORDS = 8
+_ARABIC_ARTICLE = "ال"
+
+_TRANSLATE = str.maketrans(
+    {
+        "\u0640": None,  # tatweel (kashida): stretches a word, not a letter
+        "\u0629": "\u0647",  # ة -> ه
+        "\u0649": "\u064a",  # ى -> ي
+        "\u0671": "\u0627",  # ٱ -> ا
+        **{chr(0x0660 + n): str(n) for n in range(10)},  # Arabic-Indic digits
+        **{chr(0x06F0 + n): str(n) for n in range(10)},  # Eastern Arabic-Indic digits
+    }
+)
+_SEPARATORS = re.compile(r"[^\w]+|_+")
+
+
+def fold(text: str) -> str:
+    """Lower-case `text` and remove the differences a searcher should not have to type."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # NFKD splits أ into ا + hamza above and é into e + acute: dropping the marks folds them.
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped.translate(_TRANSLATE))
+
+
+def _tokens(text: str) -> list[str]:
+    return [token for token in _SEPARATORS.split(fold(text)) if token]
+
+
+def words_of(*texts: str | None) -> set[str]:
+    """The words stored for an employee's names and numbers.
+
+    Every token; for a chunk joined by punctuation ("Al-Mansouri", "784-1990-1234567-6",
+    "E-00002") also the chunk without it; for an Arabic word with the article, the word
+    without it too.
+    """
+    found: set[str] = set()
+    for text in texts:
+        if not text:
+            continue
+        for chunk in text.split():
+            tokens = _tokens(chunk)
+            found.update(tokens)
+            if len(tokens) > 1:
+                found.add("".join(tokens))
+    for word in list(found):
+        if word.startswith(_ARABIC_ARTICLE) and len(word) > len(_ARABIC_ARTICLE) + 1:
+            found.add(word[len(_ARABIC_ARTICLE) :])
+    return {word[:MAX_WORD] for word in found}
+
+
+def query_words(query: str) -> list[str]:
+    """The folded words of a search query, longest first (the most selective), deduplicated.
+
+    A word that starts another query word is dropped: it adds no condition.
+    """
+    tokens = sorted(set(_tokens(query)), key=lambda w: (-len(w), w))
+    kept: list[str] = []
+    for token in tokens:
+        if not any(other.startswith(token) for other in kept):
+            kept.append(token[:MAX_WORD])
+    return kept[:MAX_QUERY_WORDS]
+
+
+def prefix_range(word: str) -> tuple[str, str | None]:
+    """(low, high) with low <= w < high exactly for the words w that start with `word`.
+
+    In code point order (the "C" collation, SQLite's BINARY): the word itself, and the
+    word with its last character advanced by one. None: no upper bound (a last
+    character of U+10FFFF, which folding never produces in a name).
+    """
+    last = ord(word[-1])
+    if last >= 0x10FFFF:
+        return word, None
+    return word, word[:-1] + chr(last + 1)
+
+
+def word_rows(employees: Iterable[tuple[int, str, str, str, str]]) -> Iterator[dict]:
+    """Rows of the words table for (id, name_en, name_ar, employee_no, emirates_id) tuples."""
+    for employee_id, name_en, name_ar, employee_no, emirates_id in employees:
+        for word in words_of(name_en, name_ar, employee_no, emirates_id):
+            yield {"employee_id": employee_id, "word": word}
