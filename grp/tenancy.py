@@ -319,8 +319,15 @@ def _end_flush(session: Session, flush_context: Any) -> None:
 
 def _on_begin(session: Session, transaction: Any, connection: sa.Connection) -> None:
     connection.info[_FLUSHING] = False
-    if connection.dialect.name == "postgresql":
-        _set_config(connection, session)
+    if connection.dialect.name != "postgresql":
+        return
+    if session.info.get(DEPARTMENT_KEY) is None and not is_all_departments(session):
+        # Nothing to set: GRP sets both settings transaction-locally only (is_local true),
+        # so every transaction starts with them unset, which no policy lets see a row.
+        # An API request's first statement identifies the caller before the department
+        # is known; this spares it a round trip.
+        return
+    _set_config(connection, session)
 
 
 def _guard_engine_execute(

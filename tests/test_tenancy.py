@@ -327,6 +327,29 @@ def test_rls_shows_nothing_when_no_department_is_set(app, two_departments):
 
 
 @pytest.mark.postgres
+def test_a_transaction_after_a_departments_one_starts_with_no_department(
+    two_departments, db_session, application_filter_off
+):
+    """A transaction without a department sends no set_config (tenancy._on_begin): the
+    setting must not survive from the connection's previous transaction, even with the
+    pool handing back the very same connection."""
+    police, dm, police_id, dm_id = two_departments
+    raw = sa.text("SELECT label FROM tenancy_probe").execution_options(**{REVIEWED: True})
+    setting = sa.text("SELECT current_setting('grp.department_id', true)").execution_options(
+        **{REVIEWED: True}
+    )
+    set_current_department(db_session, police.id)
+    assert list(db_session.scalars(raw)) == ["police secret"]
+    connection = db_session.connection().connection.dbapi_connection
+    db_session.commit()
+    set_current_department(db_session, None)
+    assert db_session.connection().connection.dbapi_connection is connection
+    assert db_session.scalar(setting) in ("", None)
+    assert list(db_session.scalars(raw)) == []
+    db_session.rollback()
+
+
+@pytest.mark.postgres
 def test_rls_all_departments_setting_opens_reading_only(
     two_departments, db_session, create_user, application_filter_off
 ):

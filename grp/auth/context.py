@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from flask import abort, current_app, g, request, session
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from grp.audit import REQUEST_ID_KEY, set_actor
 from grp.auth import services
@@ -158,5 +159,13 @@ def switch_department(department_id: int) -> Department | None:
 def load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
-    user = db.session.scalar(sa.select(User).where(User.id == int(user_id)))
+    user = (
+        db.session.scalars(
+            sa.select(User)
+            .where(User.id == int(user_id))
+            .options(joinedload(User.role_assignments))
+        )
+        .unique()
+        .first()
+    )
     return user if user is not None and user.is_active else None

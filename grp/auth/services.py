@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN
@@ -155,7 +155,18 @@ def user_for_token(session: Session, plain: str) -> User | None:
     """The active user a valid (unexpired, unrevoked) token belongs to."""
     if not plain.startswith(TOKEN_PREFIX):
         return None
-    token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(plain)))
+    # One statement: the token, its user and the user's roles with their departments
+    # (RoleAssignment joins its role and department), which is all a request needs to
+    # choose its department and check permissions.
+    token = (
+        session.scalars(
+            sa.select(ApiToken)
+            .where(ApiToken.token_hash == _digest(plain))
+            .options(joinedload(ApiToken.user).joinedload(User.role_assignments))
+        )
+        .unique()
+        .first()
+    )
     if token is None or not token.is_valid() or not token.user.is_active:
         return None
     now = utcnow()
@@ -226,11 +237,12 @@ def is_system_admin(user: User) -> bool:
 
 def departments_of(session: Session, user: User) -> list[Department]:
     """The departments `user` may act in: all of them for a system administrator."""
-    query = sa.select(Department).where(Department.is_active).order_by(Department.code)
-    if not is_system_admin(user):
-        ids = {a.department_id for a in user.role_assignments}
-        query = query.where(Department.id.in_(ids))
-    return list(session.scalars(query))
+    if is_system_admin(user):
+        query = sa.select(Department).where(Department.is_active).order_by(Department.code)
+        return list(session.scalars(query))
+    # The assignments carry their departments (joined when they are loaded): no query.
+    held = {a.department.id: a.department for a in user.role_assignments}
+    return sorted((d for d in held.values() if d.is_active), key=lambda d: d.code)
 
 
 def default_department(session: Session, user: User) -> Department | None:

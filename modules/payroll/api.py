@@ -21,7 +21,7 @@ from grp.auth.context import require_permission
 from grp.db import db
 from grp.models import Department
 from grp.workflow.jobs import JobConflict, start_job
-from modules.hr.services import employee_of_user
+from modules.hr.services import employee_id_of_user, employee_of_user
 from modules.payroll import services
 from modules.payroll.jobs import JOB_KIND
 from modules.payroll.models import PayrollRun, PayRule, Payslip
@@ -355,18 +355,19 @@ def register_csv(run_id: int) -> Any:
 def my_payslips(query: dict[str, Any]) -> Any:
     """List my approved payslips, latest first, a page at a time (details: `/me/payslips/{id}`)."""
     _department_id()
-    employee = employee_of_user(db.session, current_user.id)
     select = (
         sa.select(Payslip)
         .join(PayrollRun, PayrollRun.id == Payslip.run_id)
         .where(
-            Payslip.employee_id == (employee.id if employee is not None else -1),
+            # No employee record for this user: the subquery is NULL and matches nothing.
+            Payslip.employee_id == employee_id_of_user(current_user.id),
             PayrollRun.state.in_(("approved", "posted", "paid")),
         )
         .options(contains_eager(Payslip.run))
         .order_by(PayrollRun.period.desc(), PayrollRun.sequence.desc(), Payslip.id.desc())
     )
-    return paginate(select, query["page"], query["per_page"])
+    # One employee's payslips are few: counted with the page, in one statement.
+    return paginate(select, query["page"], query["per_page"], narrow=True)
 
 
 @me_blp.route("/payslips/<int:payslip_id>", methods=["GET"])
