@@ -16,5 +16,7 @@ def compute_run_job(ctx: JobContext) -> None:
         ctx.add_error(ctx.job.params["run_id"], "no such payroll run")
         return
     actor = ctx.session.get(User, ctx.job.created_by_id) if ctx.job.created_by_id else None
-    compute_run(ctx.session, run, actor, progress=ctx.advance)
+    # One transaction: the payslips appear all at once or not at all, and the contracts
+    # stream (a server-side cursor on PostgreSQL) must not be cut by a progress commit.
+    compute_run(ctx.session, run, actor, progress=ctx.advance_within)
     ctx.session.commit()

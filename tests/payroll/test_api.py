@@ -194,6 +194,31 @@ def test_the_compute_job_computes_the_run_in_a_worker(officers, make_employee, a
     assert checker.post(f"/api/v1/payroll/runs/{run_id}/approve").status_code == 200
 
 
+def test_the_compute_job_streams_many_chunks_in_one_transaction(
+    officers, make_employee, app, monkeypatch
+):
+    """Progress is saved while the contracts still stream (a server-side cursor on
+    PostgreSQL, which a commit would close), and the payslips appear all at once."""
+    from grp.workflow.jobs.worker import run_embedded_worker
+    from modules.hr.services import contracts
+    from modules.payroll.services import runs
+
+    maker, _ = officers
+    for _ in range(7):
+        make_employee()
+    monkeypatch.setitem(contracts.contracts_in_period.__kwdefaults__, "chunk_size", 2)
+    monkeypatch.setitem(runs.compute_run.__kwdefaults__, "chunk_employees", 2)
+    monkeypatch.setitem(app.config, "GRP_JOB_PROGRESS_BATCH", 1)
+    run_id = maker.post("/api/v1/payroll/runs", json={"period": "2026-11"}).json["id"]
+    job_id = maker.post(f"/api/v1/payroll/runs/{run_id}/compute").json["job_id"]
+    assert run_embedded_worker(app, once=True) == 1
+    job = maker.get(f"/api/v1/jobs/{job_id}").json
+    assert job["state"] == "succeeded", job
+    assert job["done"] == 7
+    run = maker.get(f"/api/v1/payroll/runs/{run_id}").json
+    assert (run["state"], run["employee_count"]) == ("computed", 7)
+
+
 def test_unpaid_days_entered_through_the_api_are_deducted(officers, make_employee):
     maker, checker = officers
     employee = make_employee()

@@ -12,6 +12,10 @@ from the last committed checkpoint, so the items after it run again. Save the
 cursor with the progress (`ctx.advance(checkpoint=...)`), and make any side
 effect outside the database repeatable (the demo handler truncates its output
 file to the length saved in the checkpoint before appending).
+
+A handler whose work must be all or nothing (computing a payroll run) reports with
+`ctx.advance_within(n)` instead: its session is never committed by the progress,
+which PostgreSQL saves in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -166,6 +170,20 @@ class JobContext:
             self._checkpoint = checkpoint
         self._maybe_save()
 
+    def advance_within(self, n: int = 1) -> None:
+        """Count `n` more items done by a job whose whole work is one transaction.
+
+        Unlike `advance`, this never commits the job's session. On PostgreSQL the
+        progress is saved in a short transaction of its own, so the job's open
+        transaction and its streaming (server-side) cursors survive, and the work is
+        committed at once by the job: nothing half done is ever visible. On SQLite,
+        where the job holds the one write lock, the count waits for the job's commit.
+        Cancellation and worker shutdown are still noticed here.
+        """
+        self._done += n
+        self._unsaved_items += n
+        self._maybe_save(commit_work=False)
+
     def progress(self, done: int, *, checkpoint: Any = _UNSET) -> None:
         """Set the number of items done (absolute), optionally with the cursor."""
         self._unsaved_items += max(0, done - self._done)
@@ -212,16 +230,21 @@ class JobContext:
             self._total = self._done
         self._save({"state": SUCCEEDED, "finished_at": utcnow()})
 
-    def _maybe_save(self) -> None:
+    def _maybe_save(self, *, commit_work: bool = True) -> None:
         if self._stop_event is not None and self._stop_event.is_set():
             raise WorkerStopping("the worker is stopping")
         if (
             self._unsaved_items >= self._batch
             or time.monotonic() - self._last_save >= self._interval
         ):
-            self._save()
+            self._save(commit_work=commit_work)
 
-    def _save(self, extra: dict[str, Any] | None = None) -> None:
+    def _save(self, extra: dict[str, Any] | None = None, *, commit_work: bool = True) -> None:
+        """Write progress, errors and `extra` to the job row and see if it was cancelled.
+
+        With `commit_work` (the default) this commits the job's session, its work
+        included; without, see `advance_within`.
+        """
         session = self.session
         values: dict[str, Any] = {
             "done": self._done,
@@ -231,28 +254,39 @@ class JobContext:
             "heartbeat_at": utcnow(),
         }
         if self._errors:
-            session.execute(sa.insert(JobError), self._errors)
             values["error_count"] = Job.error_count + len(self._errors)
         values.update(extra or {})
+        if not commit_work and session.get_bind().dialect.name == "postgresql":
+            with session.get_bind().begin() as connection:
+                cancel_requested = self._write(connection, values)
+        else:
+            try:
+                cancel_requested = self._write(session, values)
+            except JobLost:
+                session.rollback()
+                raise
+            if commit_work:
+                session.commit()
+        self._errors = []
+        self._unsaved_items = 0
+        self._last_save = time.monotonic()
+        if cancel_requested is not None and "state" not in values:
+            raise JobCancelled(f"job {self.job.id} was cancelled")
+
+    def _write(self, executor: Any, values: dict[str, Any]) -> Any:
+        """The writes of `_save` on a session or a connection; the cancel request (if any)."""
+        if self._errors:
+            executor.execute(sa.insert(JobError), self._errors)
         # Only while the job is still this worker's: a reaped job must not be overwritten.
-        owned = session.execute(
+        owned = executor.execute(
             sa.update(Job)
             .where(Job.id == self.job.id, Job.worker_id == self.worker_id, Job.state == RUNNING)
             .values(**values)
             .execution_options(synchronize_session=False)
         )
         if owned.rowcount != 1:
-            session.rollback()
             raise JobLost(f"job {self.job.id} is no longer held by {self.worker_id}")
-        cancel_requested = session.scalar(
-            sa.select(Job.cancel_requested_at).where(Job.id == self.job.id)
-        )
-        session.commit()
-        self._errors = []
-        self._unsaved_items = 0
-        self._last_save = time.monotonic()
-        if cancel_requested is not None and "state" not in values:
-            raise JobCancelled(f"job {self.job.id} was cancelled")
+        return executor.scalar(sa.select(Job.cancel_requested_at).where(Job.id == self.job.id))
 
 
 class Heartbeat(threading.Thread):
