@@ -5,7 +5,7 @@
 Renders templates/pdf/sample.html (a one-page bilingual statement, like a payslip),
 alternating English and Arabic readers. "in-process" reuses one renderer (what a job
 does); "workers" uses grp.pdf.render_in_processes with spawned workers and includes
-their start-up (create_app and the WeasyPrint import, about 1.5 s each, in parallel).
+their start-up (the WeasyPrint import, in parallel); the HTML is rendered in this process.
 Needs no database. Not part of the test run.
 """
 
@@ -74,10 +74,7 @@ def main() -> None:
         for processes in sorted({1, args.processes}):
             started = time.perf_counter()
             count = sum(
-                1
-                for _ in pdf.render_in_processes(
-                    tasks(args.documents), processes=processes, app_config=config
-                )
+                1 for _ in pdf.render_in_processes(tasks(args.documents), processes=processes)
             )
             elapsed = time.perf_counter() - started
             print(

@@ -148,7 +148,6 @@ def _run_grp(app: Any, template: str, datas: list[Any], processes: int) -> Any:
         return payslip_pdf.render_in_workers(
             ([data] for data in datas),
             processes=processes,
-            app_config=payslip_pdf.worker_app_config(app),
             language=LANGUAGE,
         )
     from grp.pdf import PdfTask, render_in_processes
@@ -198,7 +197,8 @@ def main() -> None:
     # Both return a generator whose pool starts on the first PDF asked for; bare has
     # rendered its HTML by then (not timed).
     run = _run_grp if args.mode == "grp" else _run_bare
-    count, seconds, steady, size = _timed(run(app, template, datas, args.processes))
+    with app.app_context():  # GRP renders each document's HTML here, timed
+        count, seconds, steady, size = _timed(run(app, template, datas, args.processes))
     emit(
         {
             "mode": args.mode,

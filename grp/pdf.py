@@ -22,8 +22,9 @@ language forced (Flask-Babel `force_locale`), so `locale`, `text_dir`, `localize
 and `_()` follow the recipient, not whoever triggered the job.
 
 Large runs (a payroll run of 10,000 payslips): render in worker processes started with
-"spawn" or "forkserver" (`render_in_processes`): each worker creates its own app,
-imports WeasyPrint and holds one `FontConfiguration`; at most `window` documents are in
+"spawn" or "forkserver" (`render_in_processes`): the calling process renders each
+document's HTML from its template, each worker (no app, WeasyPrint only) lays it out
+with one `FontConfiguration` and the parsed stylesheet; at most `window` documents are in
 flight, so memory stays bounded whatever the run's size, and the caller counts progress
 as documents come back, in order. Do not create a renderer in a process and then fork
 it: Pango and Fontconfig state is not fork-safe (`get_renderer()` makes a new one in a
@@ -268,17 +269,7 @@ class PdfRenderer:
 
     def render_html(self, template_name: str, context: Mapping[str, Any], *, language: str) -> str:
         """Render a template to HTML in the recipient's `language` (needs an app context)."""
-        if not has_app_context():
-            raise PdfError(
-                "rendering a PDF template needs an app context (with app.app_context(): ...)"
-            )
-        from flask_babel import force_locale
-
-        if language not in current_app.config["GRP_LANGUAGES"]:
-            raise PdfError(f"unknown language {language!r} for {template_name}")
-        helpers = {"pdf_static": pdf_static, "format_amount": format_amount}
-        with force_locale(language):
-            return render_template(template_name, **{**helpers, **context})
+        return render_document_html(template_name, context, language=language)
 
     def render(self, template_name: str, context: Mapping[str, Any], *, language: str) -> bytes:
         """Render a template to PDF bytes in the recipient's `language`."""
@@ -288,6 +279,21 @@ class PdfRenderer:
         """Render documents one after another, yielding each PDF as it is ready."""
         for task in tasks:
             yield self.render(task.template_name, task.context, language=task.language)
+
+
+def render_document_html(template_name: str, context: Mapping[str, Any], *, language: str) -> str:
+    """Render a document template to HTML in the recipient's `language` (app context)."""
+    if not has_app_context():
+        raise PdfError(
+            "rendering a PDF template needs an app context (with app.app_context(): ...)"
+        )
+    from flask_babel import force_locale
+
+    if language not in current_app.config["GRP_LANGUAGES"]:
+        raise PdfError(f"unknown language {language!r} for {template_name}")
+    helpers = {"pdf_static": pdf_static, "format_amount": format_amount}
+    with force_locale(language):
+        return render_template(template_name, **{**helpers, **context})
 
 
 _renderer: PdfRenderer | None = None
@@ -315,33 +321,29 @@ def render_many(tasks: Iterable[PdfTask]) -> Iterator[bytes]:
 
 # ------------------------------------------------------------------ worker processes
 
-_worker_app: Flask | None = None
 
-
-def _render_in_worker(task: PdfTask, app_config: Mapping[str, Any] | None) -> bytes:
-    """Render one task in a pool worker, creating the worker's app on first use."""
-    global _worker_app
-    if _worker_app is None:
-        from grp.app import create_app
-
-        _worker_app = create_app(dict(app_config) if app_config else None)
-    with _worker_app.app_context():
-        return render_pdf(task.template_name, task.context, language=task.language)
+def _html_to_pdf_in_worker(html: str) -> bytes:
+    """Lay out one document in a pool worker: WeasyPrint and this module only, no app."""
+    return get_renderer().html_to_pdf(html)
 
 
 def render_in_processes(
     tasks: Iterable[PdfTask],
     *,
     processes: int = 2,
-    app_config: Mapping[str, Any] | None = None,
     window: int | None = None,
     start_method: str = "spawn",
     max_tasks_per_child: int | None = None,
 ) -> Iterator[bytes]:
     """Render `tasks` in `processes` worker processes, yielding PDFs in task order.
 
-    Each worker builds its own app with `create_app(app_config)` (None: from the
-    environment, which workers inherit), imports WeasyPrint and keeps one renderer.
+    Call it in an app context: each task's template is rendered to HTML here (Jinja, a
+    few milliseconds), and the workers only lay the HTML out and write the PDF (about
+    a hundred milliseconds), each with one renderer that keeps WeasyPrint's fonts and
+    the parsed stylesheet. A worker needs no app: it starts in the time WeasyPrint
+    takes to import, not GRP's whole start-up (which made a 200-payslip batch in two
+    workers 20% slower than bare WeasyPrint; bench/pdf_phase.py measures both).
+
     At most `window` documents (default 4 per process) are queued or waiting to be
     consumed, so a run of any size needs memory for that many documents only; `tasks`
     may be a generator that reads the run in chunks. Count progress as results come
@@ -362,10 +364,10 @@ def render_in_processes(
         max_tasks_per_child=max_tasks_per_child,
     )
     pending: deque[Future[bytes]] = deque()
-    config = dict(app_config) if app_config else None
     try:
         for task in tasks:
-            pending.append(pool.submit(_render_in_worker, task, config))
+            html = render_document_html(task.template_name, task.context, language=task.language)
+            pending.append(pool.submit(_html_to_pdf_in_worker, html))
             if len(pending) >= window:
                 yield pending.popleft().result()
         while pending:

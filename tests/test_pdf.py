@@ -306,10 +306,10 @@ def test_a_document_may_use_static_files_and_data_urls(renderer, no_network):
 # ----------------------------------------------------------------- processes and memory
 
 
-def test_documents_render_in_spawned_worker_processes(pdf_config, tmp_path):
+def test_documents_render_in_spawned_worker_processes(pdf_app, tmp_path):
     tasks = [pdf.PdfTask(SAMPLE, pdf.sample_context(), language) for language in ("en", "ar")]
     started = time.perf_counter()
-    documents = list(pdf.render_in_processes(tasks * 2, processes=2, app_config=pdf_config))
+    documents = list(pdf.render_in_processes(tasks * 2, processes=2))
     print(f"\n4 documents in 2 spawned workers: {time.perf_counter() - started:.1f} s")
     assert len(documents) == 4
     for number, document in enumerate(documents):

@@ -15,10 +15,11 @@ Functions:
 * `render_payslips(datas, language=)` -> bytes: many payslips in one document.
 * `render_payslip_batch(datas, language=)` -> list[bytes]: one PDF per payslip, in this
   process, warm renderer reused; what the benchmark times.
-* `render_in_workers(groups, processes=, app_config=, language=)` -> iterator of bytes:
-  one document per group of payslip dicts, rendered in spawned worker processes through
-  `grp.pdf.render_in_processes` (each worker imports WeasyPrint and keeps one renderer;
-  at most a few documents in flight, so memory stays flat whatever the run's size).
+* `render_in_workers(groups, processes=, language=)` -> iterator of bytes: one document
+  per group of payslip dicts, laid out in spawned worker processes through
+  `grp.pdf.render_in_processes` (the HTML is rendered here, in the app context; each
+  worker imports WeasyPrint only and keeps one renderer; at most a few documents in
+  flight, so memory stays flat whatever the run's size).
 * `concatenate_pdfs(sources, target)`: one PDF of the pages of `sources`, written as it
   reads them, one source in memory at a time (the merged PDF of a 10,000-payslip run).
 
@@ -37,7 +38,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Flask, Response, send_file
+from flask import Response, send_file
 
 from grp.pdf import PdfTask, format_amount, get_renderer, render_in_processes
 
@@ -71,18 +72,6 @@ MONTHS_AR = (
     "أكتوبر",
     "نوفمبر",
     "ديسمبر",
-)
-#: Settings a worker process needs to build an app that renders templates (no database).
-WORKER_CONFIG_KEYS = (
-    "SECRET_KEY",
-    "TESTING",
-    "GRP_PRODUCTION",
-    "GRP_MODULES",
-    "GRP_MODULES_PACKAGE",
-    "GRP_LOG_JSON",
-    "GRP_LOG_LEVEL",
-    "SQLALCHEMY_DATABASE_URI",
-    "GRP_DATABASE_OWNER_URL",
 )
 
 
@@ -215,29 +204,18 @@ def render_payslip_batch(
     return [render_payslip(data, language=language) for data in datas]
 
 
-def worker_app_config(app: Flask) -> dict[str, Any]:
-    """Return the settings with which worker processes build their rendering app.
-
-    Workers render templates only (no database), but must load the same modules
-    (the payslip template is the payroll module's) and instance folder.
-    """
-    config = {key: app.config[key] for key in WORKER_CONFIG_KEYS if key in app.config}
-    config["INSTANCE_PATH"] = app.instance_path
-    return config
-
-
 def render_in_workers(
     groups: Iterable[Sequence[Mapping[str, Any]]],
     *,
     processes: int,
-    app_config: Mapping[str, Any] | None,
     language: str = "en",
 ) -> Iterator[bytes]:
     """Render one document per group of payslips, in order.
 
-    With `processes` >= 1 in spawned worker processes (`grp.pdf.render_in_processes`:
-    bounded memory, each worker one renderer); with 0 in this process (needs an app
-    context), which spares a small run the workers' start-up (about 1.5 s each).
+    Needs an app context. With `processes` >= 1 the documents are laid out in spawned
+    worker processes (`grp.pdf.render_in_processes`: bounded memory, each worker one
+    renderer); with 0 in this process, which spares a small run the workers' start-up
+    (the WeasyPrint import, about a second each).
     `groups` may be a generator that reads the run in chunks.
     """
     tasks = (PdfTask(TEMPLATE, {"slips": list(group)}, language) for group in groups)
@@ -246,7 +224,7 @@ def render_in_workers(
         for task in tasks:
             yield renderer.render(task.template_name, task.context, language=task.language)
         return
-    yield from render_in_processes(tasks, processes=processes, app_config=app_config)
+    yield from render_in_processes(tasks, processes=processes)
 
 
 def payslip_pdf_response(payslip: Any, department: Any, *, language: str) -> Response:

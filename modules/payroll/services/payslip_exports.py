@@ -297,7 +297,6 @@ def export_payslips_job(ctx: JobContext) -> None:
     documents = payslip_pdf.render_in_workers(
         groups(),
         processes=processes,
-        app_config=payslip_pdf.worker_app_config(current_app),
         language=language,
     )
     for document in documents:
