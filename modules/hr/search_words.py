@@ -1,8 +1,8 @@
 """The words an employee is found by: folded names, employee number, Emirates ID.
 
 The employee search matches the start of words ("moh" finds "Mohammed Al Mansouri",
-"منصور" finds "المنصوري", "7841990" finds 784-1990-1234567-6). Every query word must
-start one of the employee's words.
+"منصور" finds "المنصوري", "7841990" or "784-1990" finds 784-1990-1234567-6, "pol-047"
+finds POL-04701). Every query word must start one of the employee's words.
 
 Why a table of words and not `LIKE` on the names: on PostgreSQL the employee table is
 under row-level security, and the planner may only use an index for a condition whose
@@ -54,15 +54,12 @@ def _tokens(text: str) -> list[str]:
     return [token for token in _SEPARATORS.split(fold(text)) if token]
 
 
-def words_of(*texts: str | None) -> set[str]:
-    """The words stored for an employee's names and numbers.
-
-    Every token; for a chunk joined by punctuation ("Al-Mansouri", "784-1990-1234567-6",
-    "E-00002") also the chunk without it; for an Arabic word with the article, the word
-    without it too.
-    """
+def name_words(*names: str | None) -> set[str]:
+    """The words stored for names: every token; for a chunk joined by punctuation
+    ("Al-Mansouri") also the chunk without it; for an Arabic word with the article,
+    the word without it too."""
     found: set[str] = set()
-    for text in texts:
+    for text in names:
         if not text:
             continue
         for chunk in text.split():
@@ -76,14 +73,49 @@ def words_of(*texts: str | None) -> set[str]:
     return {word[:MAX_WORD] for word in found}
 
 
+def identifier_words(*identifiers: str | None) -> set[str]:
+    """The words stored for numbers (employee number, Emirates ID): each one whole,
+    without its punctuation ("784-1990-1234567-6" -> "784199012345676"). Not split:
+    every Emirates ID starts 784, every number of a department with its prefix."""
+    return {
+        "".join(_tokens(chunk))[:MAX_WORD]
+        for text in identifiers
+        if text
+        for chunk in text.split()
+        if _tokens(chunk)
+    }
+
+
+def employee_words(name_en: str, name_ar: str, employee_no: str, emirates_id: str) -> set[str]:
+    """Every word an employee is found by."""
+    return name_words(name_en, name_ar) | identifier_words(employee_no, emirates_id)
+
+
+_NUMBER_ONLY = re.compile(r"[\d\s-]+")
+
+
 def query_words(query: str) -> list[str]:
     """The folded words of a search query, longest first (the most selective), deduplicated.
 
-    A word that starts another query word is dropped: it adds no condition.
+    A query of digits, spaces and dashes is one number ("784 1990" finds 784-1990-...);
+    a chunk with a digit is one identifier ("POLICE-047"); other chunks give their
+    tokens ("al-mansouri": "al" and "mansouri", found in "Al Mansouri" too). A word
+    that starts another query word is dropped: it adds no condition.
     """
-    tokens = sorted(set(_tokens(query)), key=lambda w: (-len(w), w))
+    folded = fold(query)
+    if _NUMBER_ONLY.fullmatch(folded):
+        digits = "".join(ch for ch in folded if ch.isdigit())
+        return [digits[:MAX_WORD]] if digits else []
+    candidates: set[str] = set()
+    for chunk in folded.split():
+        tokens = _tokens(chunk)
+        if any(ch.isdigit() for ch in chunk):
+            candidates.add("".join(tokens))
+        else:
+            candidates.update(tokens)
+    candidates.discard("")
     kept: list[str] = []
-    for token in tokens:
+    for token in sorted(candidates, key=lambda w: (-len(w), w)):
         if not any(other.startswith(token) for other in kept):
             kept.append(token[:MAX_WORD])
     return kept[:MAX_QUERY_WORDS]
@@ -105,5 +137,5 @@ def prefix_range(word: str) -> tuple[str, str | None]:
 def word_rows(employees: Iterable[tuple[int, str, str, str, str]]) -> Iterator[dict]:
     """Rows of the words table for (id, name_en, name_ar, employee_no, emirates_id) tuples."""
     for employee_id, name_en, name_ar, employee_no, emirates_id in employees:
-        for word in words_of(name_en, name_ar, employee_no, emirates_id):
+        for word in employee_words(name_en, name_ar, employee_no, emirates_id):
             yield {"employee_id": employee_id, "word": word}

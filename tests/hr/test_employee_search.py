@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from modules.hr.models import EmployeeSearchWord
-from modules.hr.search_words import fold, prefix_range, query_words, words_of
+from modules.hr.search_words import employee_words, fold, prefix_range, query_words
 
 BASE = "/api/v1/hr/employees"
 
@@ -24,18 +24,26 @@ def test_fold_removes_case_accents_and_arabic_spelling_variants():
     assert fold("٧٨٤") == "784"
 
 
-def test_words_of_names_numbers_and_ids():
-    words = words_of("Aisha Al-Mansoori", "عائشة المنصوري", "POL-00012", "784-1990-1234567-6")
+def test_an_employees_words_are_name_tokens_and_whole_numbers():
+    words = employee_words("Aisha Al-Mansoori", "عائشة المنصوري", "POL-00012", "784-1990-1234567-6")
     assert {"aisha", "al", "mansoori", "almansoori"} <= words
     assert {"عايشه", "المنصوري", "منصوري"} <= words  # ئ folds to ي; the article is optional
-    assert {"pol", "00012", "pol00012"} <= words
-    assert {"784", "1990", "1234567", "6", "784199012345676"} <= words
+    assert {"pol00012", "784199012345676"} <= words
+    # Numbers are not split: every Emirates ID starts 784.
+    assert not {"pol", "00012", "784", "1990"} & words
 
 
 def test_query_words_drop_words_that_start_another_and_punctuation():
     assert query_words("al al-mansoori") == ["mansoori", "al"]
     assert query_words(" %_- ") == []
     assert query_words("Mansoori mans") == ["mansoori"]
+
+
+def test_query_words_keep_numbers_whole():
+    assert query_words("784-1990-1234567-6") == ["784199012345676"]
+    assert query_words("784 1990") == ["7841990"]
+    assert query_words("٧٨٤ ١٩٩٠") == ["7841990"]
+    assert query_words("POL-000 aisha") == ["pol000", "aisha"]
 
 
 def test_prefix_range_is_exactly_starts_with():

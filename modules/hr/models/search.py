@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from grp.db import Base, TenantMixin
 from modules.hr.models.employee import Employee
-from modules.hr.search_words import words_of
+from modules.hr.search_words import employee_words
 
 #: The fields an employee is found by; a change to one of them re-indexes the employee.
 SEARCHED_FIELDS = ("name_en", "name_ar", "employee_no", "emirates_id")
@@ -54,7 +54,7 @@ _words = EmployeeSearchWord.__table__
 def _rows(target: Employee) -> list[dict[str, Any]]:
     return [
         {"department_id": target.department_id, "employee_id": target.id, "word": word}
-        for word in sorted(words_of(*(getattr(target, field) for field in SEARCHED_FIELDS)))
+        for word in sorted(employee_words(*(getattr(target, field) for field in SEARCHED_FIELDS)))
     ]
 
 
