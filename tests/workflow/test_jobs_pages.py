@@ -98,6 +98,8 @@ def test_cancel_button(client_as, departments):
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(Job, job.id).state == "cancelled"
+    again = browser.post(f"/jobs/{job.id}/cancel", follow_redirects=True)
+    assert "This job has already finished." in again.text
     officer_page = client_as("hr_officer", "POLICE").get(f"/jobs/{job.id}").text
     assert "/cancel" not in officer_page
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, g, render_template, send_file, url_for
 from flask_babel import gettext as _
 
 from grp.api import paginate
 from grp.auth.context import has_permission, require_permission
 from grp.db import db
 from grp.web.forms import PostForm
-from grp.web.helpers import DEFAULT_PER_PAGE, actor, page_number, pagination
+from grp.web.helpers import DEFAULT_PER_PAGE, actor, page_number, pagination, run_action
 from grp.workflow.jobs import services
 from grp.workflow.jobs.models import SUCCEEDED, Job
 
@@ -98,15 +98,12 @@ def cancel(job_id: int) -> Any:
     job = _job_or_404(job_id)
     if not PostForm().validate_on_submit():
         abort(400)
-    try:
-        services.cancel_job(db.session, job, actor=actor())
-    except services.JobStateError:
-        db.session.rollback()
-        flash(_("This job has already finished."), "error")
-    else:
-        db.session.commit()
-        flash(_("Job %(id)d is cancelled or will stop shortly.", id=job.id), "success")
-    return redirect(url_for("jobs.detail", job_id=job.id), code=303)
+    return run_action(
+        lambda: services.cancel_job(db.session, job, actor=actor()),
+        refused={services.JobStateError: _("This job has already finished.")},
+        success=_("Job %(id)d is cancelled or will stop shortly.", id=job.id),
+        redirect_to=url_for("jobs.detail", job_id=job.id),
+    )
 
 
 @bp.get("/<int:job_id>/result")

@@ -8,7 +8,8 @@ Services flush, never commit. Other modules (payroll) use these, never the table
 * `pensionable_allowances(session)`, `ALLOWANCE_CODES`, `org_unit_names(session, ids)`
 * employees: `employee_of_user(session, user_id)` (`employee_id_of_user(user_id)` as a
   subquery), `find_employee_by_number(session, number)`,
-  and in bulk (modules.hr.services.lookups) `employee_ids_by_number(session, numbers)`,
+  and in bulk (modules.hr.services.lookups) `employees_by_id(session, ids)`,
+  `employee_ids_by_number(session, numbers)`,
   `existing_employee_ids(session, ids)`, `employee_names(session, ids)`
 * end of service: `settlements_in_period(session, start, end) -> {employee_id: Settlement}`
   (gratuity, remaining annual leave days and their encashment of the leavers
@@ -51,6 +52,7 @@ from modules.hr.services.lookups import (
     EmployeeName,
     employee_ids_by_number,
     employee_names,
+    employees_by_id,
     existing_employee_ids,
 )
 from modules.hr.services.organisation import (
@@ -86,6 +88,7 @@ __all__ = [
     "employee_ids_by_number",
     "employee_list_query",
     "employee_names",
+    "employees_by_id",
     "employee_id_of_user",
     "employee_of_user",
     "employees_on_unpaid_leave",

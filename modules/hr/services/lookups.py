@@ -1,4 +1,4 @@
-"""Bulk employee look-ups for other modules (payroll): ids by number, existence, names.
+"""Bulk employee look-ups for other modules (payroll): records, ids by number, existence, names.
 
 Each reads a whole batch in one query per `_IN_CHUNK` ids or numbers, never one
 per employee, and only the columns the caller needs; queries are scoped to the
@@ -44,6 +44,20 @@ def employee_ids_by_number(session: Session, numbers: Iterable[str | None]) -> d
             )
         ):
             found[number] = employee_id
+    return found
+
+
+def employees_by_id(session: Session, employee_ids: Iterable[int]) -> dict[int, Employee]:
+    """Return the department's employee records among `employee_ids`, by id (to read).
+
+    For a chunk of a payroll run: the records of all its employees in one query per
+    `_IN_CHUNK` ids.
+    """
+    wanted = sorted(set(employee_ids))
+    found: dict[int, Employee] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        query = sa.select(Employee).where(Employee.id.in_(wanted[start : start + _IN_CHUNK]))
+        found.update((employee.id, employee) for employee in session.scalars(query))
     return found
 
 

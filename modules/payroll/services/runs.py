@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -23,8 +23,7 @@ from grp.errors import ValidationError
 from grp.models import User
 from grp.money import from_fils
 from grp.tenancy import bulk_insert, current_department_id
-from modules.hr.models import Contract, Employee
-from modules.hr.services import contracts_in_period
+from modules.hr.services import contracts_in_period, employees_by_id
 from modules.payroll.calculation import (
     CalculationError,
     Line,
@@ -61,6 +60,11 @@ from modules.payroll.services.retro import (
     recompute_due,
     with_settlement,
 )
+
+if TYPE_CHECKING:
+    # HR's records, read through modules.hr.services (type hints only).
+    from modules.hr.models import Contract, Employee
+
 
 #: Execution option with which the run service (only) rewrites a run's payslips.
 REWRITE = "payroll_rewrite"
@@ -329,12 +333,7 @@ class _Computation:
         self, chunk: list[tuple[int, list[Contract]]]
     ) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]], list[dict[str, Any]]]:
         """Return the payslip rows, line rows (by employee) and error rows of a chunk."""
-        employees = {
-            e.id: e
-            for e in self.session.scalars(
-                sa.select(Employee).where(Employee.id.in_([eid for eid, _ in chunk]))
-            )
-        }
+        employees = employees_by_id(self.session, [eid for eid, _ in chunk])
         slips: list[dict[str, Any]] = []
         lines: dict[int, list[dict[str, Any]]] = {}
         errors: list[dict[str, Any]] = []
