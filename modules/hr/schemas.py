@@ -252,7 +252,10 @@ class EmployeeUpdateSchema(_EmployeeFieldsSchema):
 class EmployeeQuerySchema(PaginationQuerySchema):
     q = fields.String(
         load_default=None,
-        metadata={"description": "Name (either language), employee number or Emirates ID"},
+        metadata={
+            "description": "Words of a name (either language; each must start a word of "
+            "the name), or the start of an employee number or Emirates ID (dashes optional)"
+        },
     )
     org_unit_id = fields.Integer(load_default=None, metadata={"description": "Includes sub-units"})
     grade = fields.Integer(load_default=None, validate=validate.Range(min=1, max=16))
