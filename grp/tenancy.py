@@ -199,10 +199,11 @@ def bulk_insert(session: Session, model: type, rows: Sequence[Mapping[str, Any]]
     if not stamped:
         return
     table = model.__table__
-    if len(stamped) >= ARRAY_INSERT_MIN_ROWS and session.get_bind().dialect.name == "postgresql":
-        _insert_as_arrays(session, table, stamped)
+    columns, complete = _complete_rows(table, stamped)
+    if len(complete) >= ARRAY_INSERT_MIN_ROWS and session.get_bind().dialect.name == "postgresql":
+        _insert_as_arrays(session, table, columns, complete)
         return
-    session.execute(sa.insert(table).execution_options(**{REVIEWED: True}), stamped)
+    session.execute(sa.insert(table).execution_options(**{REVIEWED: True}), complete)
 
 
 #: From this many rows, `bulk_insert` on PostgreSQL sends one statement carrying an array
@@ -213,36 +214,52 @@ ARRAY_INSERT_MIN_ROWS = 2
 _COLLATE = re.compile(r"\s+COLLATE\s+\S+$")
 
 
-def _insert_as_arrays(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT `rows` into `table` as one statement of column arrays; same rows as executemany.
+def _complete_rows(
+    table: sa.Table, rows: list[dict[str, Any]]
+) -> tuple[list[sa.Column], list[dict[str, Any]]]:
+    """Give every row the same keys: those any row names, plus the columns with a
+    Python-side default (the default fills a row that does not name the column).
 
-    Values go through each column's bind processing (Money to fils, UTC datetimes, JSON);
-    a column missing from a row takes its Python-side default, as SQLAlchemy's INSERT
-    would, or is left to the server's default when no row names it.
+    An executemany takes its columns from the first row and would silently drop a key
+    only later rows have; the column arrays need one value per row and column.
+    """
+    named = set().union(*(row.keys() for row in rows))
+    columns = []
+    fallbacks: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if default is not None and default.is_callable:
+            # No-argument callables (utcnow): SQLAlchemy wraps them to take a context.
+            fallbacks[column.key] = default.arg(None)
+        elif default is not None and default.is_scalar:
+            fallbacks[column.key] = default.arg
+        elif column.key not in named:
+            continue
+        else:
+            fallbacks[column.key] = None
+        columns.append(column)
+    complete = [
+        {key: row.get(key, fallback) for key, fallback in fallbacks.items()} for row in rows
+    ]
+    return columns, complete
+
+
+def _insert_as_arrays(
+    session: Session, table: sa.Table, columns: list[sa.Column], rows: list[dict[str, Any]]
+) -> None:
+    """INSERT complete `rows` into `table` as one statement of column arrays.
+
+    Values go through each column's bind processing (Money to fils, UTC datetimes, JSON)
+    as an executemany's would.
     """
     connection = session.connection()
     dialect = connection.dialect
-    named = set().union(*(row.keys() for row in rows))
-    columns = [
-        column
-        for column in table.columns
-        if column.key in named
-        or (column.default is not None and (column.default.is_scalar or column.default.is_callable))
-    ]
     preparer = dialect.identifier_preparer
     parameters: dict[str, list[Any]] = {}
     selects = []
     for number, column in enumerate(columns):
-        default = column.default
-        if default is not None and default.is_callable:
-            # No-argument callables (utcnow): SQLAlchemy wraps them to take a context.
-            fallback = default.arg(None)
-        elif default is not None and default.is_scalar:
-            fallback = default.arg
-        else:
-            fallback = None
         process = column.type._cached_bind_processor(dialect)
-        values = [row.get(column.key, fallback) for row in rows]
+        values = [row[column.key] for row in rows]
         if process is not None:
             values = [process(value) for value in values]
         parameters[f"c{number}"] = values
