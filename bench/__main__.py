@@ -92,7 +92,23 @@ def machine(config: BenchConfig) -> dict[str, Any]:
         "sqlalchemy": metadata.version("sqlalchemy"),
         "gunicorn": metadata.version("gunicorn"),
         "wrk": _wrk_version(),
+        "cpu_calibration_s": cpu_calibration(),
     }
+
+
+def cpu_calibration() -> float:
+    """Seconds of plain Python (the sum of 10 million squares, best of 3) on this machine.
+
+    Runs of the benchmark on different machines compare through it: every Python-bound
+    figure (payroll, API, seeding) moves with it, and "2 cores" differ a lot between
+    machines that both say so.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        sum(i * i for i in range(10_000_000))
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
 
 
 def _wrk_version() -> str:
@@ -442,9 +458,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}; "
         f"Python {m['python']}, PostgreSQL {m['postgresql']}, WeasyPrint {m['weasyprint']}, "
-        f"{m['wrk']}. Load averages (1/5/15 min) at the start and after each phase: "
-        + "; ".join(f"{k} {v}" for k, v in results["load"].items())
-        + ".",
+        f"{m['wrk']}; plain-Python calibration {m.get('cpu_calibration_s', '?')} s "
+        "(bench/__main__.py cpu_calibration). Load averages (1/5/15 min) at the start "
+        "and after each phase: " + "; ".join(f"{k} {v}" for k, v in results["load"].items()) + ".",
     ]
     return "\n".join(lines) + "\n"
 
