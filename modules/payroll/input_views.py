@@ -38,7 +38,7 @@ from grp.auth.context import has_permission, require_permission
 from grp.db import db
 from grp.errors import ValidationError
 from grp.web.helpers import actor, page_number, pagination, run_action, show_service_errors
-from modules.hr.models import Employee
+from modules.hr.services import EmployeeName, employee_names, employee_number_of
 from modules.hr.services.values import local_today
 from modules.payroll.models import PayrollInput, PayrollLoan
 from modules.payroll.services import inputs as services
@@ -159,17 +159,23 @@ def _component_choices() -> list[tuple[str, str]]:
 
 def _page_of_inputs(period: date) -> dict[str, Any]:
     query = (
-        sa.select(PayrollInput, Employee)
-        .join(Employee, Employee.id == PayrollInput.employee_id)
+        sa.select(PayrollInput)
         .where(PayrollInput.period == period)
-        .order_by(Employee.employee_no, PayrollInput.id)
+        .order_by(employee_number_of(PayrollInput.employee_id), PayrollInput.id)
     )
     page = page_number()
     total = db.session.scalar(
         sa.select(sa.func.count(PayrollInput.id)).where(PayrollInput.period == period)
     )
-    rows = db.session.execute(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    inputs = list(db.session.scalars(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
+    rows = _with_employees(inputs)
     return pagination({"items": rows, "total": total or 0, "page": page, "per_page": PER_PAGE})
+
+
+def _with_employees(records: list[Any]) -> list[tuple[Any, EmployeeName | None]]:
+    """Pair each record of a page with its employee's number and names (from HR)."""
+    names = {e.id: e for e in employee_names(db.session, [r.employee_id for r in records])}
+    return [(record, names.get(record.employee_id)) for record in records]
 
 
 def _render(period: date, **context: Any) -> str:
@@ -368,13 +374,15 @@ def confirm_import() -> Any:
 def _render_loans(form: LoanForm) -> str:
     page = page_number()
     total = db.session.scalar(sa.select(sa.func.count(PayrollLoan.id)))
-    rows = db.session.execute(
-        sa.select(PayrollLoan, Employee)
-        .join(Employee, Employee.id == PayrollLoan.employee_id)
-        .order_by(PayrollLoan.first_period.desc(), PayrollLoan.id.desc())
-        .limit(PER_PAGE)
-        .offset((page - 1) * PER_PAGE)
-    ).all()
+    loans = list(
+        db.session.scalars(
+            sa.select(PayrollLoan)
+            .order_by(PayrollLoan.first_period.desc(), PayrollLoan.id.desc())
+            .limit(PER_PAGE)
+            .offset((page - 1) * PER_PAGE)
+        )
+    )
+    rows = _with_employees(loans)
     return render_template(
         "payroll/inputs_loans.html",
         form=form,

@@ -466,6 +466,15 @@ def test_inputs_page_adds_checks_and_imports(client_as, make_employee, payroll_d
     assert added.status_code == 303
     listed = client.get("/payroll/inputs/?period=2026-11").get_data(as_text=True)
     assert "Night shift" in listed and "75.00" in listed
+    # Listed by employee number, with the employee's number and name (read from HR).
+    make_employee(number=30, name_en="Early Number")
+    client.post(
+        "/payroll/inputs/?period=2026-11",
+        data={"employee_no": "E00030", "component": "overtime", "amount": "5.00"},
+    )
+    listed = client.get("/payroll/inputs/?period=2026-11").get_data(as_text=True)
+    assert "Early Number" in listed
+    assert listed.index("E00030") < listed.index("E00031")
 
     checked = client.post(
         "/payroll/inputs/import?period=2026-11",
@@ -497,7 +506,8 @@ def test_inputs_page_adds_checks_and_imports(client_as, make_employee, payroll_d
         },
     )
     assert granted.status_code == 303
-    assert "300.00" in client.get("/payroll/inputs/loans").get_data(as_text=True)
+    loans_page = client.get("/payroll/inputs/loans").get_data(as_text=True)
+    assert "300.00" in loans_page and "E00031" in loans_page
 
 
 def test_inputs_pages_need_the_permission(client_as, payroll_departments):

@@ -9,6 +9,7 @@ Services flush, never commit. Other modules (payroll) use these, never the table
 * employees: `employee_of_user(session, user_id)` (`employee_id_of_user(user_id)` as a
   subquery), `find_employee_by_number(session, number)`,
   and in bulk (modules.hr.services.lookups) `employees_by_id(session, ids)`,
+  `employee_number_of(column)` (a subquery to sort by),
   `employee_ids_by_number(session, numbers)`,
   `existing_employee_ids(session, ids)`, `employee_names(session, ids)`
 * end of service: `settlements_in_period(session, start, end) -> {employee_id: Settlement}`
@@ -52,6 +53,7 @@ from modules.hr.services.lookups import (
     EmployeeName,
     employee_ids_by_number,
     employee_names,
+    employee_number_of,
     employees_by_id,
     existing_employee_ids,
 )
@@ -88,6 +90,7 @@ __all__ = [
     "employee_ids_by_number",
     "employee_list_query",
     "employee_names",
+    "employee_number_of",
     "employees_by_id",
     "employee_id_of_user",
     "employee_of_user",

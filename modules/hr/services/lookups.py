@@ -61,6 +61,12 @@ def employees_by_id(session: Session, employee_ids: Iterable[int]) -> dict[int, 
     return found
 
 
+def employee_number_of(employee_id: sa.ColumnElement[int]) -> sa.ScalarSelect[str]:
+    """The employee number of `employee_id` (a column of another module's table), as a
+    correlated subquery: for sorting that module's rows by employee number in SQL."""
+    return sa.select(Employee.employee_no).where(Employee.id == employee_id).scalar_subquery()
+
+
 def existing_employee_ids(session: Session, employee_ids: Iterable[int]) -> set[int]:
     """Return those of `employee_ids` that are employees of the department."""
     wanted = sorted(set(employee_ids))
