@@ -16,13 +16,20 @@ checks the values; reading the file is the same for all and lives here:
 
 A file that cannot be read at all raises `ImportFileError` with a message for
 the user, in the request's language (English outside requests).
+
+Between "check the file" and "import the valid rows" the upload waits on disk:
+`pending_folder(root, department_id)` is the department's folder of such files (made
+on first use, files older than a day removed), `pending_path(folder, user_id, token)`
+the file of one user's upload.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from flask import has_request_context
@@ -32,6 +39,8 @@ from flask_babel import gettext
 FILE_TYPES = ("csv", "xlsx")
 #: Data rows read from one file unless the caller says otherwise.
 DEFAULT_MAX_ROWS = 50_000
+#: How long a checked upload waits for its confirmation before it is removed.
+PENDING_LIFETIME_SECONDS = 24 * 3600
 #: A quote that an export put before text a spreadsheet would run as a formula.
 _QUOTED_FORMULA = ("=", "+", "-", "@")
 
@@ -173,3 +182,23 @@ def _xlsx_rows(
                 yield line, row
     finally:
         workbook.close()
+
+
+# --------------------------------------------------------------------------- pending uploads
+
+
+def pending_folder(root: Path | str, department_id: int) -> Path:
+    """The department's folder of checked-but-not-imported files, without day-old leftovers."""
+    folder = Path(root) / str(department_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    expired = time.time() - PENDING_LIFETIME_SECONDS
+    for leftover in folder.iterdir():
+        # An officer who checked a file and never confirmed leaves it behind.
+        if leftover.is_file() and leftover.stat().st_mtime < expired:
+            leftover.unlink(missing_ok=True)
+    return folder
+
+
+def pending_path(folder: Path, user_id: int, token: str) -> Path:
+    """The file of `user_id`'s upload `token` (a name the module made; checked by it)."""
+    return folder / f"{user_id}-{token}"

@@ -142,3 +142,23 @@ def test_file_type_is_the_lower_case_extension():
     assert file_type("Inputs.November.XLSX") == "xlsx"
     assert file_type("rows.csv") == "csv"
     assert file_type(None) == ""
+
+
+def test_pending_uploads_wait_a_day_per_department_and_user(tmp_path):
+    import os
+    import time
+
+    from grp.imports import PENDING_LIFETIME_SECONDS, pending_folder, pending_path
+
+    folder = pending_folder(tmp_path, 7)
+    assert folder == tmp_path / "7" and folder.is_dir()
+    fresh = pending_path(folder, 3, "abc.csv")
+    stale = pending_path(folder, 3, "old.csv")
+    fresh.write_text("x")
+    stale.write_text("x")
+    long_ago = time.time() - PENDING_LIFETIME_SECONDS - 60
+    os.utime(stale, (long_ago, long_ago))
+    assert fresh.name == "3-abc.csv"
+    assert pending_folder(tmp_path, 7) == folder
+    assert fresh.is_file() and not stale.exists()
+    assert not (tmp_path / "8").exists()

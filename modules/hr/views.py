@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from grp.auth.context import has_permission, require_permission
 from grp.db import db
 from grp.errors import ValidationError
 from grp.i18n import current_language
+from grp.imports import pending_folder, pending_path
 from grp.models import User
 from grp.web.helpers import (
     DEFAULT_PER_PAGE,
@@ -567,19 +567,8 @@ def expiring_documents() -> Any:
 # --------------------------------------------------------------------------- import
 
 
-IMPORT_FILE_LIFETIME_SECONDS = 24 * 3600
-
-
 def _import_dir() -> Path:
-    """The department's folder of checked-but-not-imported files, without day-old leftovers."""
-    folder = Path(current_app.config["HR_IMPORT_DIR"]) / str(_department_id())
-    folder.mkdir(parents=True, exist_ok=True)
-    expired = time.time() - IMPORT_FILE_LIFETIME_SECONDS
-    for leftover in folder.iterdir():
-        # An officer who checked a file and never confirmed leaves it behind.
-        if leftover.is_file() and leftover.stat().st_mtime < expired:
-            leftover.unlink(missing_ok=True)
-    return folder
+    return pending_folder(current_app.config["HR_IMPORT_DIR"], _department_id())
 
 
 def _import_file(token: str) -> Path:
@@ -587,7 +576,7 @@ def _import_file(token: str) -> Path:
     match = re.fullmatch(r"([0-9a-f]{32})\.(csv|xlsx)", token or "")
     if match is None:
         abort(404)
-    path = _import_dir() / f"{actor().id}-{token}"
+    path = pending_path(_import_dir(), actor().id, token)
     if not path.is_file():
         abort(404)
     return path
@@ -608,7 +597,7 @@ def import_employees() -> Any:
             form.file.errors.append(_("Upload a .csv or .xlsx file."))
         else:
             token = f"{secrets.token_hex(16)}.{extension}"
-            path = _import_dir() / f"{actor().id}-{token}"
+            path = pending_path(_import_dir(), actor().id, token)
             upload.save(path)
             try:
                 with path.open("rb") as handle:

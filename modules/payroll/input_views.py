@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from grp.auth.context import has_permission, require_permission
 from grp.db import db
 from grp.errors import ValidationError
+from grp.imports import pending_folder, pending_path
 from grp.web.helpers import actor, page_number, pagination, run_action, show_service_errors
 from modules.hr.services import EmployeeName, employee_names, employee_number_of
 from modules.hr.services.values import local_today
@@ -47,7 +47,6 @@ inputs_bp = Blueprint(
     "payroll_inputs", __name__, url_prefix="/payroll/inputs", template_folder="templates"
 )
 PER_PAGE = 100
-IMPORT_FILE_LIFETIME_SECONDS = 24 * 3600
 
 
 # --------------------------------------------------------------------------- forms
@@ -264,14 +263,7 @@ def delete_input(input_id: int) -> Any:
 
 
 def _import_dir() -> Path:
-    """The department's folder of checked-but-not-imported files, without day-old leftovers."""
-    folder = Path(current_app.config["PAYROLL_IMPORT_DIR"]) / str(_department_id())
-    folder.mkdir(parents=True, exist_ok=True)
-    expired = time.time() - IMPORT_FILE_LIFETIME_SECONDS
-    for leftover in folder.iterdir():
-        if leftover.is_file() and leftover.stat().st_mtime < expired:
-            leftover.unlink(missing_ok=True)
-    return folder
+    return pending_folder(current_app.config["PAYROLL_IMPORT_DIR"], _department_id())
 
 
 def _import_file(token: str) -> Path:
@@ -279,7 +271,7 @@ def _import_file(token: str) -> Path:
     match = re.fullmatch(r"([0-9]{4}-[0-9]{2})-([0-9a-f]{32})\.(csv|xlsx)", token or "")
     if match is None:
         abort(404)
-    path = _import_dir() / f"{actor().id}-{token}"
+    path = pending_path(_import_dir(), actor().id, token)
     if not path.is_file():
         abort(404)
     return path
@@ -304,7 +296,7 @@ def import_inputs() -> Any:
             form.file.errors.append(_("Upload a .csv or .xlsx file."))
         else:
             token = f"{period:%Y-%m}-{secrets.token_hex(16)}.{extension}"
-            path = _import_dir() / f"{actor().id}-{token}"
+            path = pending_path(_import_dir(), actor().id, token)
             upload.save(path)
             try:
                 with path.open("rb") as handle:
