@@ -44,16 +44,7 @@ from modules.payroll.services.runs import RunStateError, find_run
 @require_permission(lifecycle.POST_PERMISSION)
 def post_run(run_id: int) -> Any:
     """Post an approved run to the general ledger (approved → posted)."""
-    run = _run(run_id)
-    try:
-        lifecycle.post_run(db.session, run, current_user._get_current_object())
-    except lifecycle.LifecycleRefused as exc:
-        db.session.rollback()
-        abort(403, message=str(exc))
-    except RunStateError as exc:
-        _conflict(str(exc))
-    db.session.commit()
-    return run
+    return _lifecycle_step(run_id, lifecycle.post_run)
 
 
 @blp.route("/runs/<int:run_id>/mark-paid", methods=["POST"])
@@ -63,9 +54,14 @@ def post_run(run_id: int) -> Any:
 @require_permission(lifecycle.PAY_PERMISSION)
 def mark_run_paid(run_id: int) -> Any:
     """Record that the bank paid a posted run (posted → paid)."""
+    return _lifecycle_step(run_id, lifecycle.mark_run_paid)
+
+
+def _lifecycle_step(run_id: int, step: Any) -> Any:
+    """Take the run one step (post, mark paid): 403 when refused, 409 in the wrong state."""
     run = _run(run_id)
     try:
-        lifecycle.mark_run_paid(db.session, run, current_user._get_current_object())
+        step(db.session, run, current_user._get_current_object())
     except lifecycle.LifecycleRefused as exc:
         db.session.rollback()
         abort(403, message=str(exc))
