@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from grp import tenancy
 from grp.audit import install_audit_listener
+from grp.auth.callers import CallerCache
 from grp.auth.permissions import PLATFORM_PERMISSIONS, PermissionRegistry
 from grp.config import load_config
 from grp.errors import ValidationError
@@ -36,6 +37,7 @@ class GrpState:
     permissions: PermissionRegistry = field(default_factory=PermissionRegistry)
     modules: list[ModuleManifest] = field(default_factory=list)
     menu: list[dict[str, str]] = field(default_factory=list)
+    callers: CallerCache = field(default_factory=CallerCache)
 
     def render_html_error(self, error: HTTPException) -> Any:
         code = error.code or 500
@@ -59,7 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, config))
     configure_logging(app.config["GRP_LOG_LEVEL"], app.config["GRP_LOG_JSON"])
 
-    state = GrpState()
+    state = GrpState(callers=CallerCache(capacity=app.config["GRP_CALLER_CACHE_SIZE"]))
     app.extensions["grp"] = state
     state.permissions.register(PLATFORM_PERMISSIONS)
 

@@ -68,6 +68,10 @@ def load_config(
         "GRP_LOGIN_MAX_FAILURES": int(os.environ.get("GRP_LOGIN_MAX_FAILURES", "5")),
         "GRP_LOGIN_LOCK_MINUTES": int(os.environ.get("GRP_LOGIN_LOCK_MINUTES", "15")),
         "GRP_TOKEN_LIFETIME_HOURS": int(os.environ.get("GRP_TOKEN_LIFETIME_HOURS", "24")),
+        # Callers (token or session user, with roles and departments) a process keeps
+        # between requests; each request still checks its caller against the database
+        # (grp/auth/callers.py). 0 turns the cache off.
+        "GRP_CALLER_CACHE_SIZE": int(os.environ.get("GRP_CALLER_CACHE_SIZE", "2048")),
         "GRP_LOG_JSON": _bool(os.environ.get("GRP_LOG_JSON"), True),
         "GRP_LOG_LEVEL": os.environ.get("GRP_LOG_LEVEL", "INFO"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -43,6 +43,12 @@ ALL_DEPARTMENTS_KEY = "grp_all_departments"
 #: health checks, migrations helpers).
 REVIEWED = "grp_tenancy_reviewed"
 _FLUSHING = "grp_flushing"
+#: session.info keys: how many transactions `_on_begin` has started (so a sync right
+#: after a begin does not send the settings twice), and the checks of
+#: `set_department_checked` waiting for / answered by the settings statement.
+_BEGUN = "grp_transactions_begun"
+_PENDING_CHECKS = "grp_pending_checks"
+_CHECKS_ANSWER = "grp_checks_answer"
 
 
 class TenancyError(RuntimeError):
@@ -86,21 +92,88 @@ def is_all_departments(session: Session) -> bool:
 def _sync_database_setting(session: Session) -> None:
     """Push the department into the open PostgreSQL transaction, if there is one."""
     if session.in_transaction():
+        begun = session.info.get(_BEGUN, 0)
         connection = session.connection()
+        if session.info.get(_BEGUN, 0) != begun:
+            return  # the transaction started just now and `_on_begin` sent the settings
         if connection.dialect.name == "postgresql":
             _set_config(connection, session)
 
 
+_DEPARTMENT_PARAM = "grp_department_setting"
+_ALL_DEPARTMENTS_PARAM = "grp_all_departments_setting"
+_SETTINGS = (
+    sa.func.set_config("grp.department_id", sa.bindparam(_DEPARTMENT_PARAM), True),
+    sa.func.set_config("grp.all_departments", sa.bindparam(_ALL_DEPARTMENTS_PARAM), True),
+)
+#: The settings statement, alone and with each set of checks, built once: a statement
+#: built afresh per transaction costs SQLAlchemy a cache-key walk every time.
+_SETTINGS_STATEMENTS: dict[tuple[Any, ...], sa.Select[Any]] = {
+    (): sa.select(*_SETTINGS).execution_options(**{REVIEWED: True})
+}
+
+
+def _settings_statement(checks: tuple[Any, ...]) -> sa.Select[Any]:
+    statement = _SETTINGS_STATEMENTS.get(checks)
+    if statement is None:
+        statement = sa.select(*_SETTINGS, *checks)
+        if _tenant_tables(statement):
+            raise TenancyError("checks sent with the department setting must read global tables")
+        # Reviewed here, once: the engine guard need not walk it on every transaction.
+        statement = statement.execution_options(**{REVIEWED: True})
+        _SETTINGS_STATEMENTS[checks] = statement
+    return statement
+
+
 def _set_config(connection: sa.Connection, session: Session) -> None:
     department_id = session.info.get(DEPARTMENT_KEY)
-    connection.execute(
-        sa.select(
-            sa.func.set_config("grp.department_id", str(department_id or ""), True),
-            sa.func.set_config(
-                "grp.all_departments", "on" if is_all_departments(session) else "off", True
-            ),
-        )
-    )
+    # Questions `set_department_checked` asks ride along in the same statement.
+    checks, check_params = session.info.pop(_PENDING_CHECKS, ((), {}))
+    row = connection.execute(
+        _settings_statement(checks),
+        {
+            _DEPARTMENT_PARAM: str(department_id or ""),
+            _ALL_DEPARTMENTS_PARAM: "on" if is_all_departments(session) else "off",
+            **check_params,
+        },
+    ).one()
+    if checks:
+        session.info[_CHECKS_ANSWER] = row
+
+
+def set_department_checked(
+    session: Session,
+    department_id: int | None,
+    checks: tuple[sa.ColumnElement[Any], ...],
+    params: Mapping[str, Any],
+) -> sa.Row[Any]:
+    """Act for `department_id` and answer `checks` (scalar columns) in the same round trip.
+
+    On PostgreSQL the checks are added to the statement that sets the department for
+    the transaction, so a request that re-validates cached data before its work
+    (grp/auth/callers.py) spends no extra round trip on it. Elsewhere, or when that
+    statement is not sent, they are asked in a statement of their own. The checks
+    must read global tables only: they run before the department is known to hold.
+    Pass the same `checks` tuple every time (a constant, values in `params`): the
+    statement is built once per tuple. Returns the row; read the answers by the
+    checks' labels.
+    """
+    session = _real(session)
+    session.info[_PENDING_CHECKS] = (checks, params)
+    try:
+        set_current_department(session, department_id)
+        session.connection()  # begins the transaction (and sends the settings) if needed
+    finally:
+        session.info.pop(_PENDING_CHECKS, None)
+    row = session.info.pop(_CHECKS_ANSWER, None)
+    if row is None:
+        row = session.execute(
+            _CHECK_STATEMENTS.setdefault(checks, sa.select(*checks)), params
+        ).one()
+    return row
+
+
+_CHECK_STATEMENTS: dict[tuple[Any, ...], sa.Select[Any]] = {}
 
 
 def _expunge_tenant_objects(session: Session) -> None:
@@ -395,6 +468,7 @@ def _end_flush(session: Session, flush_context: Any) -> None:
 
 def _on_begin(session: Session, transaction: Any, connection: sa.Connection) -> None:
     connection.info[_FLUSHING] = False
+    session.info[_BEGUN] = session.info.get(_BEGUN, 0) + 1
     if connection.dialect.name != "postgresql":
         return
     if session.info.get(DEPARTMENT_KEY) is None and not is_all_departments(session):

@@ -22,10 +22,11 @@ from sqlalchemy.orm import joinedload
 
 from grp.audit import REQUEST_ID_KEY, set_actor
 from grp.auth import services
+from grp.auth.callers import CachedCaller, CallerCache, detached_copy, fingerprint_of
 from grp.auth.permissions import PERMISSION_ATTR, PermissionRegistry
-from grp.db import db
-from grp.models import Department, User
-from grp.tenancy import set_current_department
+from grp.db import db, utcnow
+from grp.models import ApiToken, Department, User
+from grp.tenancy import set_current_department, set_department_checked
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,12 +50,60 @@ def registry() -> PermissionRegistry:
     return current_app.extensions["grp"].permissions
 
 
+def callers() -> CallerCache:
+    return current_app.extensions["grp"].callers
+
+
 def load_user_from_bearer(req: Any) -> User | None:
     header = req.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return None
     g.grp_auth_method = "token"
-    return services.user_for_token(db.session, header[7:].strip())
+    plain = header[7:].strip()
+    if not plain.startswith(services.TOKEN_PREFIX):
+        return None
+
+    def load() -> tuple[User, ApiToken | None] | None:
+        token = services.token_with_user(db.session, plain)
+        return None if token is None else (token.user, token)
+
+    return _caller(("token", services.token_digest(plain)), load)
+
+
+def _caller(
+    key: tuple[str, Any], load: Callable[[], tuple[User, ApiToken | None] | None]
+) -> User | None:
+    """The caller under `key`: merged from this process's cache, else loaded with `load`.
+
+    A cached caller is kept in `g` so that `begin_request` checks it against the
+    database (grp/auth/callers.py) before the request does anything in its name.
+    """
+    cache = callers()
+    now = utcnow()
+    entry = cache.get(key) if cache.enabled else None
+    if entry is not None and (entry.expires_at is None or entry.expires_at > now):
+        user = db.session.merge(entry.user, load=False)
+        g.grp_unchecked_caller = entry
+    else:
+        cache.drop(key)
+        loaded = load()
+        if loaded is None:
+            return None
+        user, token = loaded
+        entry = CachedCaller(
+            key=key,
+            user=detached_copy(user),
+            token_id=token.id if token else None,
+            expires_at=token.expires_at if token else None,
+            last_used_at=token.last_used_at if token else None,
+            fingerprint=fingerprint_of(user, has_token=token is not None),
+        )
+        cache.put(entry)
+    if entry.token_id is not None:
+        entry.last_used_at = services.record_token_use(
+            db.session, entry.token_id, entry.last_used_at, now
+        )
+    return user
 
 
 def _choose_department(user: User) -> Department | None:
@@ -107,11 +156,42 @@ def begin_request() -> None:
         set_current_department(db.session, None)
         return
     user: User = current_user._get_current_object()
+    cached = g.pop("grp_unchecked_caller", None)
+    try:
+        department = _choose_department(user)
+    except DepartmentChoiceError:
+        if cached is None:
+            raise
+        # The cached roles may predate a role just granted there: ask the database.
+        user, department = _reload_caller(cached)
+        cached = None
+    if cached is not None:
+        # Merged from the cache: set the department and check the caller in one statement.
+        checks, params = cached.checks(utcnow())
+        answer = set_department_checked(
+            db.session, department.id if department else None, checks, params
+        )
+        if not cached.still_current(answer):
+            user, department = _reload_caller(cached)
+    if user is None:
+        return
     set_actor(db.session, user.id, user.username)
-    department = _choose_department(user)
     g.department = department
     g.role_codes = services.role_codes_in(user, department.id if department else None)
     set_current_department(db.session, department.id if department else None)
+
+
+def _reload_caller(stale: CachedCaller) -> tuple[User | None, Department | None]:
+    """Forget a cached caller the database contradicts and identify the caller afresh."""
+    callers().drop(stale.key)
+    db.session.rollback()
+    set_current_department(db.session, None)
+    g.pop("_login_user", None)  # Flask-Login runs its loaders again, now without the cache
+    if not current_user.is_authenticated:
+        set_actor(db.session, None, None)
+        return None, None
+    user: User = current_user._get_current_object()
+    return user, _choose_department(user)
 
 
 def has_permission(permission: str) -> bool:
@@ -157,15 +237,20 @@ def switch_department(department_id: int) -> Department | None:
 
 
 def load_user(user_id: str) -> User | None:
+    """The browser session's user (Flask-Login's user loader), through the caller cache."""
     if not user_id.isdigit():
         return None
-    user = (
-        db.session.scalars(
-            sa.select(User)
-            .where(User.id == int(user_id))
-            .options(joinedload(User.role_assignments))
+
+    def load() -> tuple[User, ApiToken | None] | None:
+        user = (
+            db.session.scalars(
+                sa.select(User)
+                .where(User.id == int(user_id))
+                .options(joinedload(User.role_assignments))
+            )
+            .unique()
+            .first()
         )
-        .unique()
-        .first()
-    )
-    return user if user is not None and user.is_active else None
+        return (user, None) if user is not None and user.is_active else None
+
+    return _caller(("user", int(user_id)), load)

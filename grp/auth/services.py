@@ -151,13 +151,20 @@ def create_api_token(
     return plain, token
 
 
-def user_for_token(session: Session, plain: str) -> User | None:
-    """The active user a valid (unexpired, unrevoked) token belongs to."""
+def token_digest(plain: str) -> str:
+    """The stored form of a bearer token (and the caller cache's key for it)."""
+    return _digest(plain)
+
+
+def token_with_user(session: Session, plain: str) -> ApiToken | None:
+    """The valid (unexpired, unrevoked) token of an active user, with that user loaded.
+
+    One statement: the token, its user and the user's roles with their departments
+    (RoleAssignment joins its role and department), which is all a request needs to
+    choose its department and check permissions. Its use is not recorded here.
+    """
     if not plain.startswith(TOKEN_PREFIX):
         return None
-    # One statement: the token, its user and the user's roles with their departments
-    # (RoleAssignment joins its role and department), which is all a request needs to
-    # choose its department and check permissions.
     token = (
         session.scalars(
             sa.select(ApiToken)
@@ -169,9 +176,17 @@ def user_for_token(session: Session, plain: str) -> User | None:
     )
     if token is None or not token.is_valid() or not token.user.is_active:
         return None
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
-        _record_token_use(session, token, now)
+    return token
+
+
+def user_for_token(session: Session, plain: str) -> User | None:
+    """The active user a valid (unexpired, unrevoked) token belongs to; records its use."""
+    token = token_with_user(session, plain)
+    if token is None:
+        return None
+    used = record_token_use(session, token.id, token.last_used_at)
+    if used != token.last_used_at:
+        set_committed_value(token, "last_used_at", used)
     return token.user
 
 
@@ -180,15 +195,24 @@ def user_for_token(session: Session, plain: str) -> User | None:
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
-def _record_token_use(session: Session, token: ApiToken, now: datetime) -> None:
-    """Write `last_used_at` in its own short transaction (a GET's rollback must not lose it)."""
+def record_token_use(
+    session: Session, token_id: int, last_used_at: datetime | None, now: datetime | None = None
+) -> datetime | None:
+    """Write a token's `last_used_at` when the last record is older than a minute.
+
+    It is written in its own short transaction, since a GET's rollback must not lose
+    it. Returns the last use now on record (`last_used_at` when nothing was written).
+    """
+    now = now or utcnow()
+    if last_used_at is not None and now - last_used_at < TOKEN_USE_RESOLUTION:
+        return last_used_at
     table = ApiToken.__table__
     try:
         with session.get_bind().begin() as connection:
             connection.execute(
                 sa.update(table)
                 .where(
-                    table.c.id == token.id,
+                    table.c.id == token_id,
                     sa.or_(
                         table.c.last_used_at.is_(None),
                         table.c.last_used_at < now - TOKEN_USE_RESOLUTION,
@@ -198,9 +222,9 @@ def _record_token_use(session: Session, token: ApiToken, now: datetime) -> None:
             )
     except SQLAlchemyError:
         # Bookkeeping only: a busy database must not refuse an otherwise valid request.
-        log.warning("could not record the use of API token %s", token.id, exc_info=True)
-        return
-    set_committed_value(token, "last_used_at", now)
+        log.warning("could not record the use of API token %s", token_id, exc_info=True)
+        return last_used_at
+    return now
 
 
 def revoke_api_token(session: Session, token: ApiToken) -> None:
