@@ -11,6 +11,7 @@ Lists take `?page=1&per_page=50` and answer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -118,32 +119,40 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
     return _page_schemas[item_schema]
 
 
-def paginate(query: sa.Select, page: int, per_page: int, *, narrow: bool = False) -> dict[str, Any]:
+def paginate(
+    query: sa.Select, page: int, per_page: int, *, narrow: bool = False, rows: bool = False
+) -> dict[str, Any]:
     """Run `query` for one page and count all its rows, both in SQL.
 
     `narrow`: the query's conditions (a search) select few rows that the database sorts
     whole anyway, so the count comes with the page (`count(*) OVER ()`) in one statement
     instead of a second pass over the same rows. Not for a whole department's list,
     whose page is an index range the window count would turn into a full sort.
+
+    `rows`: the query selects columns, not an entity; the items are its rows as
+    mappings (dumped by column label) rather than its first column.
     """
     offset = (page - 1) * per_page
+
+    def items_of(result: Sequence[sa.Row[Any]]) -> list[Any]:
+        return [row._mapping for row in result] if rows else [row[0] for row in result]
+
     if narrow:
-        rows = db.session.execute(
+        found = db.session.execute(
             query.add_columns(sa.func.count().over().label("grp_total"))
             .limit(per_page)
             .offset(offset)
         ).all()
-        if rows or page == 1:
-            total = rows[0][-1] if rows else 0
-            return {
-                "items": [row[0] for row in rows],
-                "total": total,
-                "page": page,
-                "per_page": per_page,
-            }
+        if found or page == 1:
+            total = found[0][-1] if found else 0
+            return {"items": items_of(found), "total": total, "page": page, "per_page": per_page}
         # Past the last page: the rows are not there to carry the count.
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
     )
-    items = list(db.session.scalars(query.limit(per_page).offset(offset))) if not narrow else []
+    items = (
+        items_of(db.session.execute(query.limit(per_page).offset(offset)).all())
+        if not narrow
+        else []
+    )
     return {"items": items, "total": total or 0, "page": page, "per_page": per_page}

@@ -31,11 +31,15 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def _getter(attribute: str) -> Callable[[Any], Any]:
-    """marshmallow's `utils.get_value` for a plain (undotted) key, as a closure."""
+def _getter(attribute: str) -> Callable[[Any, bool], Any]:
+    """marshmallow's `utils.get_value` for a plain (undotted) key, as a closure.
 
-    def get(obj: Any) -> Any:
-        if not hasattr(obj, "__getitem__"):
+    Whether the object can be indexed (`hasattr(obj, "__getitem__")`, marshmallow's
+    test) is decided once per object by the caller, not once per field.
+    """
+
+    def get(obj: Any, indexable: bool) -> Any:
+        if not indexable:
             return getattr(obj, attribute, missing)
         try:
             return obj[attribute]
@@ -69,8 +73,8 @@ def _converter(name: str, field: fields.Field) -> Callable[[Any, Any], Any]:
     return lambda value, obj: serialise(value, name, obj)
 
 
-def _field_step(schema: Schema, name: str, field: fields.Field) -> Callable[[Any], Any]:
-    """obj -> the field's serialised value, or `missing` (the key is left out)."""
+def _field_step(schema: Schema, name: str, field: fields.Field) -> Callable[[Any, bool], Any]:
+    """(obj, indexable) -> the field's serialised value, or `missing` (the key is left out)."""
     attribute = field.attribute if field.attribute is not None else name
     custom_access = (
         type(field).get_value is not fields.Field.get_value
@@ -78,16 +82,16 @@ def _field_step(schema: Schema, name: str, field: fields.Field) -> Callable[[Any
         or "." in attribute
     )
     if custom_access:
-        return lambda obj: field.serialize(name, obj, accessor=schema.get_attribute)
+        return lambda obj, indexable: field.serialize(name, obj, accessor=schema.get_attribute)
     if not field._CHECK_ATTRIBUTE:  # Function, Method: computed from the whole object
         serialise = field._serialize
-        return lambda obj: serialise(None, name, obj)
+        return lambda obj, indexable: serialise(None, name, obj)
     get = _getter(attribute)
     convert = _converter(name, field)
     default = field.dump_default
 
-    def step(obj: Any) -> Any:
-        value = get(obj)
+    def step(obj: Any, indexable: bool) -> Any:
+        value = get(obj, indexable)
         if value is missing:
             value = default() if callable(default) else default
             if value is missing:
@@ -104,14 +108,15 @@ def _compiled(schema: Schema, *, many: bool) -> Dump:
     if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
         cache[many] = lambda obj: Schema.dump(schema, obj, many=many)
         return cache[many]
-    steps: list[tuple[str, Callable[[Any], Any]]] = []
+    steps: list[tuple[str, Callable[[Any, bool], Any]]] = []
     # Filled in before the steps are built: a schema nested in itself finds itself here.
     cache[many] = lambda obj: dump(obj)
 
     def dump_one(obj: Any) -> dict[str, Any]:
         result = {}
+        indexable = hasattr(obj, "__getitem__")
         for key, step in steps:
-            value = step(obj)
+            value = step(obj, indexable)
             if value is not missing:
                 result[key] = value
         return result

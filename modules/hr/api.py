@@ -34,6 +34,7 @@ from modules.hr.schemas import (
     DocumentSchema,
     DocumentUploadSchema,
     EmployeeCreateSchema,
+    EmployeeListItemSchema,
     EmployeeQuerySchema,
     EmployeeSchema,
     EmployeeUpdateSchema,
@@ -130,14 +131,14 @@ def _commit_or_409() -> None:
 
 @blp.route("/employees", methods=["GET"])
 @blp.arguments(EmployeeQuerySchema, location="query")
-@blp.response(200, page_of(EmployeeSchema))
+@blp.response(200, page_of(EmployeeListItemSchema))
 @require_permission("hr.employee.read")
 def list_employees(query: dict[str, Any]) -> Any:
     """List the department's employees: search, filter, sort, a page at a time."""
     filters = _filters(query)
-    select = employees.employee_list_query(db.session, filters)
+    select = employees.employee_list_rows_query(db.session, filters)
     searching = bool(filters.q and filters.q.strip())
-    return paginate(select, query["page"], query["per_page"], narrow=searching)
+    return paginate(select, query["page"], query["per_page"], narrow=searching, rows=True)
 
 
 @blp.route("/employees", methods=["POST"])

@@ -199,6 +199,12 @@ class EmployeeSchema(Schema):
     updated_at = fields.DateTime()
 
 
+class EmployeeListItemSchema(EmployeeSchema):
+    """An employee of a list page, dumped from a row (`employee_list_rows_query`)."""
+
+    grade = fields.Integer()
+
+
 class _EmployeeFieldsSchema(Schema):
     """Employee input; types only, the service checks the rules."""
 

@@ -420,3 +420,21 @@ def test_a_save_between_read_and_write_is_caught_at_flush(db_session, in_departm
         db_session.rollback()
         fresh = db_session.scalar(sa.select(Employee).where(Employee.id == employee_id))
         assert (fresh.children, fresh.version_id) == (5, 2)
+
+
+def test_a_list_item_is_the_employee_as_the_detail_shows_it(officer, staff):
+    """The list reads rows, the detail an Employee object: both answer the same fields."""
+    for query in ("", "?q=santos", "?grade=4&sort=-grade", "?sort=grade&per_page=3&page=2"):
+        page = officer.get(f"{BASE}{query}")
+        assert page.status_code == 200, page.get_json()
+        assert page.get_json()["items"], query
+        for item in page.get_json()["items"]:
+            assert item == officer.get(f"{BASE}/{item['id']}").get_json()
+
+
+def test_another_departments_list_holds_none_of_these_employees(api_as, staff):
+    dm_officer = api_as("hr_officer", "DM")
+    for query in ("", "?q=santos", "?grade=4", "?sort=grade"):
+        page = dm_officer.get(f"{BASE}{query}")
+        assert page.status_code == 200
+        assert page.get_json()["items"] == [] and page.get_json()["total"] == 0

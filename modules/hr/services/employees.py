@@ -567,6 +567,58 @@ def employee_list_query(session: Session, filters: EmployeeFilters) -> sa.Select
     return query.order_by(order, tie)
 
 
+#: The employee columns an employee list answers with (the API's EmployeeSchema).
+LIST_COLUMNS = (
+    "id",
+    "employee_no",
+    "name_en",
+    "name_ar",
+    "emirates_id",
+    "nationality",
+    "nationality_category",
+    "date_of_birth",
+    "gender",
+    "marital_status",
+    "children",
+    "hire_date",
+    "pension_scheme",
+    "first_insured_date",
+    "band",
+    "position_id",
+    "org_unit_id",
+    "manager_id",
+    "iban",
+    "bank_routing_code",
+    "wps_person_id",
+    "work_email",
+    "mobile",
+    "status",
+    "user_id",
+    "version_id",
+    "created_at",
+    "updated_at",
+)
+
+
+def employee_list_rows_query(session: Session, filters: EmployeeFilters) -> sa.Select:
+    """`employee_list_query` as plain rows: `LIST_COLUMNS` and the grade's number (`grade`).
+
+    For list pages: building 50 Employee objects with their grades, then reading them
+    back attribute by attribute, cost more Python than the rest of a search request.
+    Same conditions, order and department scope as `employee_list_query`.
+    """
+    grade = sa.orm.aliased(Grade)
+    return (
+        employee_list_query(session, filters)
+        .with_only_columns(
+            *(getattr(Employee, name) for name in LIST_COLUMNS),
+            grade.number.label("grade"),
+            maintain_column_froms=True,
+        )
+        .outerjoin_from(Employee, grade, grade.id == Employee.grade_id)
+    )
+
+
 def find_employee(
     session: Session, employee_id: int, *, reader_id: int, may_read_all: bool
 ) -> Employee | None:
