@@ -26,6 +26,7 @@ from grp.module_loader import (
     parse_enabled,
     resolve_load_order,
 )
+from grp.transactions import finish_read_only, install_read_only_tracking
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,6 +71,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     install_audit_listener()
     with app.app_context():
         tenancy.install_engine_guard(db.engine)
+        install_read_only_tracking(db.engine)
 
     _init_auth(app)
     csrf.init_app(app)
@@ -204,9 +206,13 @@ def _install_request_hooks(app: Flask) -> None:
 
     @app.teardown_request
     def _end(exc: BaseException | None) -> None:
-        # Requests commit explicitly in views; anything left open is rolled back.
+        # Requests commit explicitly in views; anything left open is rolled back, except
+        # a transaction that only read, which commits so PostgreSQL keeps its prepared
+        # statements (grp/transactions.py).
         if exc is not None:
             db.session.rollback()
+        else:
+            finish_read_only(db.session)
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError) -> Any:

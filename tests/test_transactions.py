@@ -1,0 +1,104 @@
+"""Read-only requests end with COMMIT (prepared statements survive); writing ones never do."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from grp.auth.permissions import public
+from grp.db import db, utcnow
+from grp.models import LoginThrottle
+from grp.transactions import finish_read_only
+
+
+@pytest.fixture
+def endings(app):
+    """'commit' / 'rollback' for every transaction the app's engine ends, in order."""
+    seen: list[str] = []
+    engine = db.engine
+
+    def commit(connection):
+        seen.append("commit")
+
+    def rollback(connection):
+        seen.append("rollback")
+
+    event.listen(engine, "commit", commit)
+    event.listen(engine, "rollback", rollback)
+    yield seen
+    event.remove(engine, "commit", commit)
+    event.remove(engine, "rollback", rollback)
+
+
+@pytest.fixture
+def routes(app):
+    """Three test views: one reads, one writes and forgets to commit, one fails."""
+
+    @public
+    def reads():
+        return {"count": db.session.scalar(sa.select(sa.func.count(LoginThrottle.username)))}
+
+    @public
+    def writes_without_commit():
+        db.session.add(LoginThrottle(username="forgotten", failures=1, first_failure_at=utcnow()))
+        db.session.flush()
+        return {"written": True}
+
+    @public
+    def updates_in_core_without_commit():
+        db.session.execute(sa.update(LoginThrottle).values(failures=99))
+        return {"updated": True}
+
+    app.add_url_rule("/_test/reads", view_func=reads)
+    app.add_url_rule("/_test/writes", view_func=writes_without_commit)
+    app.add_url_rule("/_test/updates", view_func=updates_in_core_without_commit)
+
+
+def stored_throttles(db_session):
+    db_session.rollback()
+    return {t.username: t.failures for t in db_session.scalars(sa.select(LoginThrottle))}
+
+
+def test_a_request_that_only_read_commits(client, routes, endings):
+    assert client.get("/_test/reads").status_code == 200
+    assert endings == ["commit"]
+
+
+def test_a_request_that_wrote_without_committing_stores_nothing(
+    client, routes, endings, db_session
+):
+    assert client.get("/_test/writes").status_code == 200
+    assert "commit" not in endings
+    assert "forgotten" not in stored_throttles(db_session)
+
+
+def test_a_core_update_without_commit_is_rolled_back(client, routes, endings, db_session):
+    db_session.add(LoginThrottle(username="kept", failures=1, first_failure_at=utcnow()))
+    db_session.commit()
+    endings.clear()
+    assert client.get("/_test/updates").status_code == 200
+    assert "commit" not in endings
+    assert stored_throttles(db_session) == {"kept": 1}
+
+
+def test_an_api_read_commits_and_its_answer_is_unchanged(api_as, endings):
+    officer = api_as("hr_officer", "POLICE")
+    endings.clear()
+    first = officer.get("/api/v1/auth/me")
+    assert first.status_code == 200
+    assert endings[-1] == "commit"
+    assert officer.get("/api/v1/auth/me").get_json() == first.get_json()
+
+
+def test_pending_objects_are_never_committed_by_it(app, db_session):
+    db_session.scalar(sa.select(sa.func.count(LoginThrottle.username)))
+    db_session.add(LoginThrottle(username="pending", failures=1, first_failure_at=utcnow()))
+    assert finish_read_only(db_session) is False
+    db_session.rollback()
+    assert "pending" not in stored_throttles(db_session)
+
+
+def test_a_session_that_sent_nothing_has_nothing_to_end(app, db_session):
+    db_session.rollback()
+    assert finish_read_only(db_session) is False
