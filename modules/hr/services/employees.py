@@ -8,6 +8,7 @@ database (unique numbers, the manager chain, the user link) follow in
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -530,13 +531,16 @@ def org_unit_and_descendants(reference: Reference, unit_id: int) -> set[int]:
     return found
 
 
-def employee_list_query(session: Session, filters: EmployeeFilters) -> sa.Select:
+def employee_list_query(
+    session: Session, filters: EmployeeFilters, *, base: sa.Select | None = None
+) -> sa.Select:
     """Return the SELECT of employees matching `filters`, sorted; paginate it in SQL.
 
     The org unit filter includes the units below it. The sort key may start
-    with `-` for descending; the id breaks ties so pages never overlap.
+    with `-` for descending; the id breaks ties so pages never overlap. `base`
+    selects something else from the employees than Employee objects.
     """
-    query = sa.select(Employee)
+    query = sa.select(Employee) if base is None else base
     if filters.q and filters.q.strip():
         condition = _search_condition(filters.q)
         # A query of punctuation alone finds nobody rather than everybody.
@@ -607,16 +611,16 @@ def employee_list_rows_query(session: Session, filters: EmployeeFilters) -> sa.S
     back attribute by attribute, cost more Python than the rest of a search request.
     Same conditions, order and department scope as `employee_list_query`.
     """
+    return employee_list_query(session, filters, base=_list_rows_base())
+
+
+@functools.cache
+def _list_rows_base() -> sa.Select:
+    """The columns of `employee_list_rows_query`, built once (statements are immutable)."""
     grade = sa.orm.aliased(Grade)
-    return (
-        employee_list_query(session, filters)
-        .with_only_columns(
-            *(getattr(Employee, name) for name in LIST_COLUMNS),
-            grade.number.label("grade"),
-            maintain_column_froms=True,
-        )
-        .outerjoin_from(Employee, grade, grade.id == Employee.grade_id)
-    )
+    return sa.select(
+        *(getattr(Employee, name) for name in LIST_COLUMNS), grade.number.label("grade")
+    ).outerjoin_from(Employee, grade, grade.id == Employee.grade_id)
 
 
 def find_employee(
