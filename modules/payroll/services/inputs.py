@@ -609,16 +609,16 @@ def on_unpaid_leave(session: Session, start: date, end: date) -> set[int]:
     return employees_on_unpaid_leave(session, start, end)
 
 
-def hr_unpaid_days(session: Session, employee_id: int, first: date, last: date) -> Decimal:
-    """Return the employee's approved unpaid leave days from `first` to `last` (HR counts them).
+def hr_unpaid_days(
+    session: Session, periods: Mapping[int, tuple[date, date]]
+) -> dict[int, Decimal]:
+    """Each employee's approved unpaid leave days in their (first, last) days (HR counts them).
 
-    For a whole chunk at once, HR's `unpaid_leave_days_by_employee` takes
-    every employee's period in one call.
+    One call for a whole chunk of employees (HR's `unpaid_leave_days_by_employee`):
+    a call per employee cost a query or more each.
     """
-    if last < first:
-        return Decimal(0)
-    days = unpaid_leave_days_by_employee(session, {employee_id: (first, last)})
-    return Decimal(days[employee_id])
+    days = unpaid_leave_days_by_employee(session, periods)
+    return {employee_id: Decimal(days[employee_id]) for employee_id in periods}
 
 
 def month_end(period: date) -> date:

@@ -318,16 +318,26 @@ class _Computation:
         for employee_id in sorted(paid - seen - excluded):
             yield employee_id, []
 
-    def unpaid_days(self, employee: Employee, versions: list[Contract]) -> int | Decimal:
-        """The run's manual unpaid days of the employee, else HR's approved unpaid leave."""
-        manual = self.manual.get(str(employee.id)) or {}
-        if "unpaid_days" in manual:
-            return int(manual["unpaid_days"])
-        if employee.id not in self.on_leave or not versions:
-            return 0
-        first = max(self.start, versions[0].start_date, employee.hire_date)
-        last = min(self.end, versions[-1].end_date or self.end)
-        return hr_unpaid_days(self.session, employee.id, first, last)
+    def unpaid_days(
+        self, chunk: list[tuple[int, list[Contract]]], employees: dict[int, Employee]
+    ) -> dict[int, int | Decimal]:
+        """Each chunk employee's unpaid days: the run's manual figure, else HR's approved
+        unpaid leave in their contract's part of the month (one HR call for the chunk)."""
+        days: dict[int, int | Decimal] = {}
+        periods: dict[int, tuple[date, date]] = {}
+        for employee_id, versions in chunk:
+            manual = self.manual.get(str(employee_id)) or {}
+            if "unpaid_days" in manual:
+                days[employee_id] = int(manual["unpaid_days"])
+            elif employee_id in self.on_leave and versions:
+                first = max(self.start, versions[0].start_date, employees[employee_id].hire_date)
+                last = min(self.end, versions[-1].end_date or self.end)
+                periods[employee_id] = (first, last)
+            else:
+                days[employee_id] = 0
+        if periods:
+            days.update(hr_unpaid_days(self.session, periods))
+        return days
 
     def compute_chunk(
         self, chunk: list[tuple[int, list[Contract]]]
@@ -363,6 +373,7 @@ class _Computation:
         retro_lines, retro_errors = (
             self.retro.lines_for(employees) if self.retro is not None else ({}, {})
         )
+        unpaid = self.unpaid_days(chunk, employees)
         for employee_id, versions in chunk:
             employee = employees[employee_id]
             if employee_id in retro_errors:
@@ -376,7 +387,7 @@ class _Computation:
                     nationality_category=employee.nationality_category,
                     pension_scheme=employee.pension_scheme,
                     country=employee.nationality,
-                    unpaid_days=self.unpaid_days(employee, versions),
+                    unpaid_days=unpaid[employee_id],
                     inputs=month.get(employee_id),
                     extra_lines=retro_lines.get(employee_id, ()),
                 )
@@ -394,12 +405,17 @@ class _Computation:
         # in full, with the month's inputs; for the others inputs and loans stay as paid.
         fresh = [employee_id for employee_id in ids if (employee_id, self.start) not in paid]
         month = month_inputs(self.session, self.start, fresh, leavers=self.settlements)
+        fresh_ids = set(fresh)
+        unpaid_of_fresh = self.unpaid_days(
+            [(eid, versions) for eid, versions in chunk if eid in fresh_ids],
+            employees,
+        )
         for employee_id, versions in chunk:
             employee = employees[employee_id]
             paid_month = paid.get((employee_id, self.start))
             if paid_month is None:
                 inputs = month.get(employee_id, {})
-                unpaid = self.unpaid_days(employee, versions)
+                unpaid = unpaid_of_fresh[employee_id]
             else:
                 settlement = self.settlements.get(employee_id)
                 inputs = with_settlement(
