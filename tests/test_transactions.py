@@ -102,3 +102,28 @@ def test_pending_objects_are_never_committed_by_it(app, db_session):
 def test_a_session_that_sent_nothing_has_nothing_to_end(app, db_session):
     db_session.rollback()
     assert finish_read_only(db_session) is False
+
+
+@pytest.mark.postgres
+def test_statements_stay_prepared_across_read_only_requests(api_as):
+    """The point of committing: psycopg keeps the statements it prepared (after five runs
+    on a connection); a ROLLBACK would make it deallocate them all."""
+    officer = api_as("hr_officer", "POLICE")
+    for _ in range(20):
+        assert officer.get("/api/v1/auth/me").status_code == 200
+    pool = db.engine.pool
+    idle = pool.checkedin()
+    assert idle >= 1
+    connections = [db.engine.raw_connection() for _ in range(idle)]
+    try:
+        prepared = 0
+        for connection in connections:
+            cursor = connection.cursor()
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            prepared += cursor.fetchone()[0]
+            cursor.close()
+            connection.rollback()
+    finally:
+        for connection in connections:
+            connection.close()
+    assert prepared >= 1
