@@ -15,7 +15,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN
 from grp.db import utcnow
@@ -177,17 +176,6 @@ def token_with_user(session: Session, plain: str) -> ApiToken | None:
     if token is None or not token.is_valid() or not token.user.is_active:
         return None
     return token
-
-
-def user_for_token(session: Session, plain: str) -> User | None:
-    """The active user a valid (unexpired, unrevoked) token belongs to; records its use."""
-    token = token_with_user(session, plain)
-    if token is None:
-        return None
-    used = record_token_use(session, token.id, token.last_used_at)
-    if used != token.last_used_at:
-        set_committed_value(token, "last_used_at", used)
-    return token.user
 
 
 #: How precisely a token's last use is recorded. Writing it on every request would make
