@@ -167,12 +167,14 @@ def set_department_checked(
         session.info.pop(_PENDING_CHECKS, None)
     row = session.info.pop(_CHECKS_ANSWER, None)
     if row is None:
-        row = session.execute(
-            _CHECK_STATEMENTS.setdefault(checks, sa.select(*checks)), params
-        ).one()
+        statement = _CHECK_STATEMENTS.get(checks)
+        if statement is None:
+            statement = _CHECK_STATEMENTS[checks] = sa.select(*checks)
+        row = session.execute(statement, params).one()
     return row
 
 
+#: The checks asked on their own (SQLite; a transaction already under way), per tuple.
 _CHECK_STATEMENTS: dict[tuple[Any, ...], sa.Select[Any]] = {}
 
 

@@ -259,3 +259,21 @@ def test_the_detached_copy_carries_roles_and_departments_and_no_session(create_u
         ("POLICE", "hr_officer"),
     ]
     assert copy is not user and user in db.session
+
+
+def test_a_system_administrators_cached_caller_is_checked_too(
+    client, create_user, db_session, statements
+):
+    """Their departments are read before the check (all of them, from the database), so
+    the check runs after the transaction began: it must still run."""
+    create_user("root", roles=[("DM", "system_admin")])
+    token = token_for(client, "root")
+    assert me(client, token["token"], "POLICE").status_code == 200
+    statements.clear()
+    cached = me(client, token["token"], "POLICE")
+    assert cached.get_json()["department"]["code"] == "POLICE"
+    assert "system_admin" in cached.get_json()["roles"]
+    assert any("api_tokens" in s for s in statements), statements
+    db_session.get(ApiToken, token["id"]).revoked_at = utcnow()
+    db_session.commit()
+    assert me(client, token["token"], "POLICE").status_code == 401
