@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from grp.auth import services
 from grp.auth.callers import CachedCaller, CallerCache, detached_copy, fingerprint_of
@@ -36,17 +35,8 @@ def me(client, token, department=None):
 
 
 @pytest.fixture
-def statements(app):
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+def statements(sql_statements):
+    return sql_statements
 
 
 def loads_the_caller(statement: str) -> bool:
@@ -208,25 +198,25 @@ def test_the_cache_can_be_turned_off(app, client, create_user, statements):
     assert len(callers(app)) == 0
 
 
+def session_entry(user):
+    """A browser session's cache entry for `user`, as a request would store it."""
+    return CachedCaller(
+        key=("user", user.id),
+        user=detached_copy(user),
+        token_id=None,
+        expires_at=None,
+        last_used_at=None,
+        fingerprint=fingerprint_of(user),
+    )
+
+
 def test_the_cache_keeps_the_most_recently_used(app, create_user):
     cache = CallerCache(capacity=2)
     users = [create_user(f"u{n}") for n in range(3)]
-
-    def entry(user):
-        copy = detached_copy(user)
-        return CachedCaller(
-            key=("user", user.id),
-            user=copy,
-            token_id=None,
-            expires_at=None,
-            last_used_at=None,
-            fingerprint=fingerprint_of(user, has_token=False),
-        )
-
-    cache.put(entry(users[0]))
-    cache.put(entry(users[1]))
+    cache.put(session_entry(users[0]))
+    cache.put(session_entry(users[1]))
     assert cache.get(("user", users[0].id)) is not None  # now the most recent
-    cache.put(entry(users[2]))
+    cache.put(session_entry(users[2]))
     assert len(cache) == 2
     assert cache.get(("user", users[1].id)) is None
     assert cache.get(("user", users[0].id)) is not None
@@ -235,16 +225,7 @@ def test_the_cache_keeps_the_most_recently_used(app, create_user):
 def test_an_entry_past_its_lifetime_is_loaded_again(create_user):
     user = create_user("u")
     cache = CallerCache(capacity=4, lifetime=0.0)
-    cache.put(
-        CachedCaller(
-            key=("user", user.id),
-            user=detached_copy(user),
-            token_id=None,
-            expires_at=None,
-            last_used_at=None,
-            fingerprint=fingerprint_of(user, has_token=False),
-        )
-    )
+    cache.put(session_entry(user))
     assert cache.get(("user", user.id)) is None
 
 

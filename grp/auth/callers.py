@@ -139,7 +139,7 @@ TOKEN_CHECKS = _check_columns(with_token=True)
 SESSION_CHECKS = _check_columns(with_token=False)
 
 
-def fingerprint_of(user: User, *, has_token: bool) -> Fingerprint:
+def fingerprint_of(user: User) -> Fingerprint:
     """The fingerprint of a freshly loaded user graph (assignments, roles, departments)."""
     assignments = list(user.role_assignments)
     return Fingerprint(
@@ -205,10 +205,6 @@ class CallerCache:
     def drop(self, key: tuple[str, Any]) -> None:
         with self._lock:
             self._entries.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

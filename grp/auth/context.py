@@ -96,7 +96,7 @@ def _caller(
             token_id=token.id if token else None,
             expires_at=token.expires_at if token else None,
             last_used_at=token.last_used_at if token else None,
-            fingerprint=fingerprint_of(user, has_token=token is not None),
+            fingerprint=fingerprint_of(user),
         )
         cache.put(entry)
     if entry.token_id is not None:

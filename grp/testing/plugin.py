@@ -218,6 +218,24 @@ def db_session(app: Any) -> Any:
 
 
 @pytest.fixture
+def sql_statements(app: Any) -> Iterator[list[str]]:
+    """The SQL statements the app's engine sends from now on, as a list (clear it at will)."""
+    from sqlalchemy import event
+
+    from grp.db import db
+
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
 def departments(app: Any) -> dict[str, Any]:
     """The 4 sectors and 25 departments of DOMAIN.md, by department code."""
     from grp.db import db

@@ -159,22 +159,8 @@ def test_an_unrelated_change_keeps_the_words(officer, people, db_session, in_dep
 
 
 @pytest.fixture
-def statements(app):
-    """The SQL statements the app runs, as a list."""
-    from sqlalchemy import event
-
-    from grp.db import db
-
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+def statements(sql_statements):
+    return sql_statements
 
 
 def test_a_search_and_a_detail_take_two_statements_each(officer, people, statements):

@@ -40,7 +40,6 @@ from modules.hr.services import (
     employee_ids_by_number,
     employees_on_unpaid_leave,
     existing_employee_ids,
-    unpaid_leave_days_by_employee,
 )
 from modules.hr.services.values import Invalid, as_money, as_text
 from modules.payroll.calculation import InputAmount, days_in_month
@@ -607,18 +606,6 @@ def on_unpaid_leave(session: Session, start: date, end: date) -> set[int]:
     few employees take unpaid leave): only their days are then counted.
     """
     return employees_on_unpaid_leave(session, start, end)
-
-
-def hr_unpaid_days(
-    session: Session, periods: Mapping[int, tuple[date, date]]
-) -> dict[int, Decimal]:
-    """Each employee's approved unpaid leave days in their (first, last) days (HR counts them).
-
-    One call for a whole chunk of employees (HR's `unpaid_leave_days_by_employee`):
-    a call per employee cost a query or more each.
-    """
-    days = unpaid_leave_days_by_employee(session, periods)
-    return {employee_id: Decimal(days[employee_id]) for employee_id in periods}
 
 
 def month_end(period: date) -> date:

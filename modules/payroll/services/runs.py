@@ -23,7 +23,11 @@ from grp.errors import ValidationError
 from grp.models import User
 from grp.money import from_fils
 from grp.tenancy import bulk_insert, current_department_id
-from modules.hr.services import contracts_in_period, employees_by_id
+from modules.hr.services import (
+    contracts_in_period,
+    employees_by_id,
+    unpaid_leave_days_by_employee,
+)
 from modules.payroll.calculation import (
     CalculationError,
     Line,
@@ -43,7 +47,6 @@ from modules.payroll.models import (
 )
 from modules.payroll.services.components import component_specs
 from modules.payroll.services.inputs import (
-    hr_unpaid_days,
     month_inputs,
     on_unpaid_leave,
     settlement_inputs,
@@ -336,7 +339,7 @@ class _Computation:
             else:
                 days[employee_id] = 0
         if periods:
-            days.update(hr_unpaid_days(self.session, periods))
+            days.update(unpaid_leave_days_by_employee(self.session, periods))
         return days
 
     def compute_chunk(
