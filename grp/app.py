@@ -16,6 +16,7 @@ from grp.audit import install_audit_listener
 from grp.auth.callers import CallerCache
 from grp.auth.permissions import PLATFORM_PERMISSIONS, PermissionRegistry
 from grp.config import load_config
+from grp.connections import install_idle_ping
 from grp.errors import ValidationError
 from grp.extensions import api, csrf, db, login_manager
 from grp.logging import configure_logging, log_request
@@ -72,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         tenancy.install_engine_guard(db.engine)
         install_read_only_tracking(db.engine)
+        install_idle_ping(db.engine, app.config["GRP_DATABASE_PING_AFTER_SECONDS"])
 
     _init_auth(app)
     csrf.init_app(app)

@@ -74,7 +74,11 @@ def load_config(
         "GRP_CALLER_CACHE_SIZE": int(os.environ.get("GRP_CALLER_CACHE_SIZE", "2048")),
         "GRP_LOG_JSON": _bool(os.environ.get("GRP_LOG_JSON"), True),
         "GRP_LOG_LEVEL": os.environ.get("GRP_LOG_LEVEL", "INFO"),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A pooled connection is pinged before use only after sitting idle this long
+        # (grp/connections.py); 0 pings before every use.
+        "GRP_DATABASE_PING_AFTER_SECONDS": float(
+            os.environ.get("GRP_DATABASE_PING_AFTER_SECONDS", "10")
+        ),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
