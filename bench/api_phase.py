@@ -2,9 +2,9 @@
 
     python -m bench.api_phase [--duration 15] [--connections 16] [--workers N]
 
-Starts GRP as production does (`grp serve --production`: gunicorn, sync workers,
-2 x cores + 1 unless --workers) and the bare Flask baseline (bench/baseline_app.py)
-the same way, then drives each endpoint with wrk (`--latency`, bench/wrk_requests.lua
+Starts GRP as production does (`grp serve --production`: gunicorn, sync workers, as
+many as `grp.cli.default_workers` unless --workers) and the bare Flask baseline
+(bench/baseline_app.py) the same way, then drives each endpoint with wrk (`--latency`, bench/wrk_requests.lua
 for the bearer token and X-GRP-Department header):
 
 * baseline   GET /employee/<id> of the baseline app (one row; measured first and last,
@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BENCH, GRP, PYTHON, ROOT, config_from_environment, emit
+from grp.cli import default_workers
 
 WRK_SCRIPT = BENCH / "wrk_requests.lua"
 GRP_PORT = 5601
@@ -249,7 +250,7 @@ def main() -> None:
         {
             "connections": args.connections,
             "duration": args.duration,
-            "workers": args.workers or 2 * (os.cpu_count() or 1) + 1,
+            "workers": args.workers or default_workers(config.app_url),
             "baseline": baseline,
             **results,
         }

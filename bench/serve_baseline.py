@@ -2,8 +2,9 @@
 
     python -m bench.serve_baseline --port 5602 [--workers N]
 
-Same server settings as grp.cli's serve: sync workers (default 2 x cores + 1), no
-access log, errors to standard error.
+Same server settings as grp.cli's serve: sync workers (by default as many as `grp serve`
+starts for the app's database, `grp.cli.default_workers`), no access log, errors to
+standard error.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5602)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
+    if args.workers is None:
+        from grp.cli import default_workers
+
+        args.workers = default_workers(os.environ["GRP_DATABASE_URL"])
     BaselineServer(
         {
             "bind": f"{args.host}:{args.port}",

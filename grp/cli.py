@@ -440,9 +440,25 @@ def _warn_if_not_ready(app: Flask) -> None:
         )
 
 
-def default_workers() -> int:
-    """Return gunicorn's usual worker count for this machine: 2 x cores + 1."""
-    return 2 * (os.cpu_count() or 1) + 1
+#: Database hosts on this machine (no host at all: a Unix socket, or SQLite's file).
+_LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
+
+
+def default_workers(database_url: str) -> int:
+    """gunicorn workers for this machine: cores + 1 with the database on it, else 2 x cores + 1.
+
+    A sync worker waits through every round trip to the database. With PostgreSQL on
+    another machine, the extra workers of gunicorn's usual 2 x cores + 1 fill those
+    waits. With PostgreSQL on this machine they compete with it for the same cores: on
+    2 cores with the 50,000-employee benchmark, 3 workers answered 13 to 20% more
+    requests than 5 (and 8 fewer still), at a lower p95.
+    """
+    from sqlalchemy.engine import make_url
+
+    cores = os.cpu_count() or 1
+    host = make_url(database_url).host
+    local = host in _LOCAL_HOSTS or host.startswith("/")
+    return cores + 1 if local else 2 * cores + 1
 
 
 def _gunicorn_application(options: dict[str, Any], factory: Callable[[], Flask]) -> Any:
@@ -476,7 +492,10 @@ def _gunicorn_application(options: dict[str, Any], factory: Callable[[], Flask])
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="gunicorn worker processes with --production (default: 2 x CPU cores + 1).",
+    help=(
+        "gunicorn worker processes with --production (default: CPU cores + 1 when the "
+        "database is on this machine, else 2 x cores + 1)."
+    ),
 )
 @with_appcontext
 def serve(host: str, port: int, production: bool, workers: int | None) -> None:
@@ -507,7 +526,7 @@ def serve(host: str, port: int, production: bool, workers: int | None) -> None:
     _warn_if_not_ready(checked)
     with checked.app_context():
         db.engine.dispose()
-    workers = workers or default_workers()
+    workers = workers or default_workers(app.config["SQLALCHEMY_DATABASE_URI"])
 
     def when_ready(server: Any) -> None:
         click.echo(f"GRP is running at {url} (gunicorn, {workers} workers)")

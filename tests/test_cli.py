@@ -610,6 +610,47 @@ def test_serve_production_runs_gunicorn_with_the_workers(
     assert os.environ["GRP_PRODUCTION"] == "1"
 
 
+@pytest.mark.parametrize(
+    ("database_url", "workers"),
+    [
+        ("sqlite:///instance/grp.sqlite3", 5),
+        ("postgresql+psycopg://grp@127.0.0.1:5432/grp", 5),
+        ("postgresql+psycopg://grp@localhost/grp", 5),
+        ("postgresql+psycopg:///grp?host=/var/run/postgresql", 5),  # a Unix socket
+        ("postgresql+psycopg://grp@db.internal:5432/grp", 9),
+        ("postgresql+psycopg://grp@10.0.0.7/grp", 9),
+    ],
+)
+def test_default_workers_leave_the_cores_to_a_database_on_the_same_machine(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, workers: int
+) -> None:
+    from grp.cli import default_workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)  # cores + 1 locally, 2 x cores + 1 else
+    assert default_workers(database_url) == workers
+
+
+def test_serve_production_defaults_to_the_workers_for_its_database(
+    fresh_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, production_env: None
+) -> None:
+    monkeypatch.setenv("GRP_SECRET_KEY", "a-production-secret")
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    started: list[dict[str, Any]] = []
+
+    class FakeGunicorn:
+        def __init__(self, options: dict[str, Any], factory: Callable[[], Flask]) -> None:
+            started.append(options)
+
+        def run(self) -> None:
+            started[-1]["when_ready"](None)
+
+    monkeypatch.setattr("grp.cli._gunicorn_application", FakeGunicorn)
+    result = invoke(fresh_app(), "serve", "--production", "--port", "5058")
+    assert result.exit_code == 0, result.output
+    assert started[0]["workers"] == 3  # SQLite is a file on this machine: 2 cores + 1
+    assert "3 workers" in result.output
+
+
 def test_serve_production_refuses_without_a_secret_key(
     fresh_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, production_env: None
 ) -> None:
