@@ -4,8 +4,8 @@
 
 Starts GRP as production does (`grp serve --production`: gunicorn, sync workers, as
 many as `grp.cli.default_workers` unless --workers) and the bare Flask baseline
-(bench/baseline_app.py) the same way, then drives each endpoint with wrk (`--latency`, bench/wrk_requests.lua
-for the bearer token and X-GRP-Department header):
+(bench/baseline_app.py) the same way, then drives each endpoint with wrk (`--latency`,
+bench/wrk_requests.lua for the bearer token and X-GRP-Department header):
 
 * baseline   GET /employee/<id> of the baseline app (one row; measured first and last,
              the mean is the reference)
