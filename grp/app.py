@@ -61,6 +61,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "grp" / "static"),
     )
     app.config.update(load_config(app.instance_path, config))
+    # API answers keep the schemas' field order (readable, and no sort per object) and
+    # carry Arabic as UTF-8 rather than \u escapes (a third the bytes per letter).
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     configure_logging(app.config["GRP_LOG_LEVEL"], app.config["GRP_LOG_JSON"])
 
     state = GrpState(callers=CallerCache(capacity=app.config["GRP_CALLER_CACHE_SIZE"]))

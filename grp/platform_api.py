@@ -8,12 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, g
 from flask_login import current_user
-from flask_smorest import Api, Blueprint, abort
+from flask_smorest import Api, abort
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaValidationError
 
 from grp import organisation
-from grp.api import PaginationQuerySchema, page_of, paginate, problem_response
+from grp.api import Blueprint, PaginationQuerySchema, page_of, paginate, problem_response
 from grp.audit import audit_entries_query, record_event
 from grp.auth import services
 from grp.auth.context import require_permission

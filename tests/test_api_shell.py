@@ -45,3 +45,48 @@ def test_pagination_shape_and_limits(api_as):
 def test_api_responses_carry_a_request_id(client):
     response = client.get("/api/v1/openapi.json", headers={"X-Request-Id": "abc123"})
     assert response.headers["X-Request-Id"] == "abc123"
+
+
+def test_json_keeps_the_schema_field_order_and_arabic_as_utf8(api_as):
+    root = api_as("system_admin", "POLICE")
+    response = root.get("/api/v1/departments?per_page=1")
+    body = response.get_data(as_text=True)
+    # UTF-8 letters, not \u escapes (a third of the bytes).
+    assert "مطارات دبي" in body and "\\u" not in body  # the first by code: AIRPORTS
+    item = response.get_json()["items"][0]
+    assert list(item)[:4] == ["id", "code", "name_en", "name_ar"]  # DepartmentSchema's order
+    assert list(response.get_json()) == ["items", "total", "page", "per_page"]
+
+
+def test_an_argument_schema_class_is_built_once_not_per_request(app):
+    from marshmallow import Schema, fields
+
+    from grp.api import Blueprint
+    from grp.auth.permissions import public
+
+    built = []
+
+    class CountingQuerySchema(Schema):
+        n = fields.Integer(required=True)
+
+        def __init__(self, *args, **kwargs):
+            built.append(self)
+            super().__init__(*args, **kwargs)
+
+    blp = Blueprint("counting_test", __name__, url_prefix="/api/v1/_test")
+
+    @blp.route("/echo")
+    @blp.arguments(CountingQuerySchema, location="query")
+    @public
+    def echo(query):
+        return {"n": query["n"]}
+
+    app.register_blueprint(blp)
+    client = app.test_client()
+    assert [client.get(f"/api/v1/_test/echo?n={n}").get_json() for n in (1, 2)] == [
+        {"n": 1},
+        {"n": 2},
+    ]
+    bad = client.get("/api/v1/_test/echo?n=x")
+    assert bad.status_code == 422 and "n" in bad.get_json()["errors"]
+    assert len(built) == 1

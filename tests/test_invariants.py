@@ -152,6 +152,17 @@ def test_every_url_rule_declares_a_permission_or_is_public(app):
     assert not unknown, "permissions no manifest declares:\n" + "\n".join(unknown)
 
 
+def test_every_api_blueprint_is_grps(app):
+    """flask-smorest blueprints come from grp.api, which builds argument schemas once."""
+    import flask_smorest
+
+    from grp.api import Blueprint
+
+    smorest = [bp for bp in app.blueprints.values() if isinstance(bp, flask_smorest.Blueprint)]
+    assert len(smorest) >= 10  # the walk sees the platform's and the modules' APIs
+    assert [bp.name for bp in smorest if not isinstance(bp, Blueprint)] == []
+
+
 def test_permissions_follow_the_naming_convention(app):
     registry = app.extensions["grp"].permissions
     for permission in registry.grants:

@@ -14,13 +14,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, g
 from flask_login import current_user
-from flask_smorest import Api, Blueprint, abort
+from flask_smorest import Api, abort
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from grp.api import PaginationQuerySchema, page_of, paginate
+from grp.api import Blueprint, PaginationQuerySchema, page_of, paginate
 from grp.auth.context import has_permission, require_permission
 from grp.db import db
 from modules.hr import imports

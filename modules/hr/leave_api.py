@@ -14,10 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import g
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
-from grp.api import PaginationQuerySchema, page_of, paginate
+from grp.api import Blueprint, PaginationQuerySchema, page_of, paginate
 from grp.auth.context import has_permission, require_permission
 from grp.db import db
 from grp.models import User

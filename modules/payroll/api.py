@@ -13,10 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, g
 from flask_login import current_user
-from flask_smorest import Api, Blueprint, abort
+from flask_smorest import Api, abort
 from sqlalchemy.orm import contains_eager, selectinload
 
-from grp.api import page_of, paginate, problem_response
+from grp.api import Blueprint, page_of, paginate, problem_response
 from grp.auth.context import require_permission
 from grp.db import db
 from grp.models import Department

@@ -11,10 +11,10 @@ from typing import Any
 
 from flask import g, send_file, url_for
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
-from grp.api import PaginationQuerySchema, page_of, paginate
+from grp.api import Blueprint, PaginationQuerySchema, page_of, paginate
 from grp.auth.context import registry, require_permission
 from grp.db import db
 from grp.workflow.jobs import services

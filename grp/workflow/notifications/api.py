@@ -6,10 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import g
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
-from grp.api import PaginationQuerySchema, page_of, paginate
+from grp.api import Blueprint, PaginationQuerySchema, page_of, paginate
 from grp.auth.context import require_permission
 from grp.auth.permissions import SYSTEM_ADMIN
 from grp.db import db
