@@ -14,14 +14,13 @@ import sqlalchemy as sa
 from flask import Response, g
 from flask_login import current_user
 from flask_smorest import Api, abort
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import selectinload
 
 from grp.api import Blueprint, page_of, paginate, problem_response
 from grp.auth.context import require_permission
 from grp.db import db
 from grp.models import Department
 from grp.workflow.jobs import JobConflict, start_job
-from modules.hr.services import employee_id_of_user, employee_of_user
 from modules.payroll import services
 from modules.payroll.jobs import JOB_KIND
 from modules.payroll.models import PayrollRun, PayRule, Payslip
@@ -41,6 +40,7 @@ from modules.payroll.schemas import (
     RunSchema,
     UnpaidDaysInputSchema,
 )
+from modules.payroll.services import access
 from modules.payroll.services.reports import run_sif
 from modules.payroll.wps import SifError
 
@@ -355,19 +355,14 @@ def register_csv(run_id: int) -> Any:
 def my_payslips(query: dict[str, Any]) -> Any:
     """List my approved payslips, latest first, a page at a time (details: `/me/payslips/{id}`)."""
     _department_id()
-    select = (
-        sa.select(Payslip)
-        .join(PayrollRun, PayrollRun.id == Payslip.run_id)
-        .where(
-            # No employee record for this user: the subquery is NULL and matches nothing.
-            Payslip.employee_id == employee_id_of_user(current_user.id),
-            PayrollRun.state.in_(("approved", "posted", "paid")),
-        )
-        .options(contains_eager(Payslip.run))
-        .order_by(PayrollRun.period.desc(), PayrollRun.sequence.desc(), Payslip.id.desc())
-    )
     # One employee's payslips are few: counted with the page, in one statement.
-    return paginate(select, query["page"], query["per_page"], narrow=True)
+    return paginate(
+        access.own_payslip_rows_query(current_user.id),
+        query["page"],
+        query["per_page"],
+        narrow=True,
+        rows=True,
+    )
 
 
 @me_blp.route("/payslips/<int:payslip_id>", methods=["GET"])
@@ -376,18 +371,7 @@ def my_payslips(query: dict[str, Any]) -> Any:
 def my_payslip(payslip_id: int) -> Any:
     """Show one of my approved payslips (anyone else's is 404)."""
     _department_id()
-    employee = employee_of_user(db.session, current_user.id)
-    payslip = None
-    if employee is not None:
-        payslip = db.session.scalar(
-            sa.select(Payslip)
-            .join(PayrollRun, PayrollRun.id == Payslip.run_id)
-            .where(
-                Payslip.id == payslip_id,
-                Payslip.employee_id == employee.id,
-                PayrollRun.state.in_(("approved", "posted", "paid")),
-            )
-        )
+    payslip = access.find_own_payslip(db.session, payslip_id, current_user)
     if payslip is None:
         abort(404, message="No such payslip.")
     return payslip

@@ -181,21 +181,26 @@ class PayslipQuerySchema(PaginationQuerySchema):
     pass
 
 
-class MyPayslipSummarySchema(PayslipSummarySchema):
-    """One line of an employee's payslip list: the month and the totals, no lines."""
+class MonthField(fields.String):
+    """A month (the first day's date) as YYYY-MM."""
 
-    period = fields.Method("_period")
-    kind = fields.Method("_kind")
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else f"{value:%Y-%m}"
+
+
+class MyPayslipSummarySchema(PayslipSummarySchema):
+    """One line of an employee's payslip list: the month and the totals, no lines.
+
+    Dumps the rows of `access.own_payslip_rows_query` (the run's period and kind are
+    columns of the row).
+    """
+
+    period = MonthField()
+    kind = fields.String()
     pay_start = fields.Date()
     pay_end = fields.Date()
     paid_days = fields.Integer()
     unpaid_days = fields.Integer()
-
-    def _period(self, payslip: Any) -> str:
-        return f"{payslip.run.period:%Y-%m}"
-
-    def _kind(self, payslip: Any) -> str:
-        return payslip.run.kind
 
 
 class WpsExceptionSchema(Schema):

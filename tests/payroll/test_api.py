@@ -112,7 +112,14 @@ def test_other_department_and_colleague_payslips_are_404(
     assert (listed["total"], listed["items"][0]["period"]) == (1, "2026-11")
     assert "lines" not in listed["items"][0]  # the list is summaries; details per payslip
     assert own.get("/api/v1/me/payslips?page=2").json["items"] == []
-    assert own.get(f"/api/v1/me/payslips/{slips[mine]}").status_code == 200
+    detail = own.get(f"/api/v1/me/payslips/{slips[mine]}")
+    assert detail.status_code == 200
+    # The list's rows say what the payslip itself says (the run's kind only the list has).
+    item = listed["items"][0]
+    assert item["kind"] == "regular" and item["net"] == detail.json["net"] != "0.00"
+    assert {k: v for k, v in item.items() if k != "kind"} == {
+        k: detail.json[k] for k in item if k != "kind"
+    }
     assert own.get(f"/api/v1/me/payslips/{colleague_slip}").status_code == 404
     assert own.get(f"/api/v1/payroll/payslips/{colleague_slip}").status_code == 403
 

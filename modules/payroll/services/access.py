@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from grp.audit import record_event
 from grp.models import User
-from modules.hr.services import employee_of_user
+from modules.hr.services import employee_id_of_user, employee_of_user
 from modules.payroll.models import LOCKED_STATES, PayrollRun, Payslip
 
 #: Audit actions (at most 50 characters, the column's width).
@@ -35,15 +35,45 @@ def find_payslip(session: Session, payslip_id: int) -> Payslip | None:
     )
 
 
-def _own_payslips_query(session: Session, actor: User) -> sa.Select | None:
-    employee = employee_of_user(session, actor.id)
-    if employee is None:
-        return None
+def _own_payslips(actor_id: int, *columns: Any) -> sa.Select:
+    """SELECT `columns` (default: Payslip) of the user's own payslips of approved runs.
+
+    Own: of the user's employee record in the active department, a subquery in the same
+    statement; a user without one matches nothing. Approved: the run is approved,
+    posted or paid (a draft or computed run is not the employee's to see yet).
+    """
     return (
-        sa.select(Payslip)
-        .join(PayrollRun, PayrollRun.id == Payslip.run_id)
-        .where(Payslip.employee_id == employee.id, PayrollRun.state.in_(LOCKED_STATES))
+        sa.select(*(columns or (Payslip,)))
+        .join_from(Payslip, PayrollRun, PayrollRun.id == Payslip.run_id)
+        .where(
+            Payslip.employee_id == employee_id_of_user(actor_id),
+            PayrollRun.state.in_(LOCKED_STATES),
+        )
     )
+
+
+#: An employee's payslips, latest month first (a month's off-cycle runs after its first).
+LATEST_FIRST = (PayrollRun.period.desc(), PayrollRun.sequence.desc(), Payslip.id.desc())
+
+#: The columns of an employee's own payslip list (MyPayslipSummarySchema), by name.
+OWN_LIST_COLUMNS = (
+    Payslip.id,
+    Payslip.run_id,
+    Payslip.employee_id,
+    Payslip.employee_no,
+    Payslip.name_en,
+    Payslip.name_ar,
+    Payslip.total_earnings,
+    Payslip.total_deductions,
+    Payslip.net,
+    Payslip.total_employer,
+    PayrollRun.period,
+    PayrollRun.kind,
+    Payslip.pay_start,
+    Payslip.pay_end,
+    Payslip.paid_days,
+    Payslip.unpaid_days,
+)
 
 
 def find_own_payslip(session: Session, payslip_id: int, actor: User) -> Payslip | None:
@@ -52,28 +82,29 @@ def find_own_payslip(session: Session, payslip_id: int, actor: User) -> Payslip 
     A colleague's payslip, one of a draft or computed run, and another department's
     are all None: their existence is not disclosed.
     """
-    query = _own_payslips_query(session, actor)
-    if query is None:
-        return None
     return session.scalar(
-        query.where(Payslip.id == payslip_id).options(
-            selectinload(Payslip.lines), joinedload(Payslip.run)
-        )
+        _own_payslips(actor.id)
+        .where(Payslip.id == payslip_id)
+        .options(selectinload(Payslip.lines), contains_eager(Payslip.run))
     )
 
 
 def own_payslips(session: Session, actor: User) -> list[Payslip]:
     """Return `actor`'s payslips of approved runs, latest month first (no lines loaded)."""
-    query = _own_payslips_query(session, actor)
-    if query is None:
-        return []
     return list(
         session.scalars(
-            query.options(joinedload(Payslip.run)).order_by(
-                PayrollRun.period.desc(), PayrollRun.sequence.desc()
-            )
+            _own_payslips(actor.id).options(contains_eager(Payslip.run)).order_by(*LATEST_FIRST)
         )
     )
+
+
+def own_payslip_rows_query(actor_id: int) -> sa.Select:
+    """The user's own payslips of approved runs as rows of `OWN_LIST_COLUMNS`, latest first.
+
+    For the API's list, a page at a time: plain rows, not Payslip and PayrollRun objects
+    (a self-service list is among the busiest requests).
+    """
+    return _own_payslips(actor_id, *OWN_LIST_COLUMNS).order_by(*LATEST_FIRST)
 
 
 def is_own_payslip(session: Session, payslip: Any, actor: User | None) -> bool:
