@@ -9,7 +9,7 @@ Phases (each in its own process, so that its peak memory is its own):
   seed     drop and create the database grp_bench (PostgreSQL at 127.0.0.1:5432, as the
            `postgres` superuser; the app connects as grp_bench_app, under row-level
            security), `grp db upgrade`, then `grp seed-demo --employees N --largest L`
-           (timed), ANALYZE, and the benchmark's users and tokens
+           (timed), VACUUM ANALYZE, and the benchmark's users and tokens
   payroll  one month (2026-11) of all 25 departments: create the run, compute_run,
            commit, in --payroll-workers job worker processes (`grp worker`, default 2:
            one per core) as deployed; time and peak memory; then approve the runs
