@@ -52,7 +52,7 @@ def _own_payslips(actor_id: int, *columns: Any) -> sa.Select:
     )
 
 
-#: An employee's payslips, latest month first (a month's off-cycle runs after its first).
+#: An employee's payslips, latest month first; within a month, its latest run first.
 LATEST_FIRST = (PayrollRun.period.desc(), PayrollRun.sequence.desc(), Payslip.id.desc())
 
 #: The columns of an employee's own payslip list (MyPayslipSummarySchema), by name.
