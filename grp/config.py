@@ -79,6 +79,7 @@ def load_config(
         "GRP_DATABASE_PING_AFTER_SECONDS": float(
             os.environ.get("GRP_DATABASE_PING_AFTER_SECONDS", "10")
         ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
