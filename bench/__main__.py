@@ -401,11 +401,18 @@ def table(results: dict[str, Any]) -> list[tuple[str, str]]:
             if name in api:
                 a = api[name]
                 errors = a["non_2xx"] + a["socket_errors"]
+                cpu = a.get("cpu_ms_per_request")
                 rows.append(
                     (
                         f"API {label} ({api['connections']} clients, {api['workers']} workers)",
                         f"{a['per_second']:.0f} req/s, p50 {a['p50_ms']:.1f} / p95 "
                         f"{a['p95_ms']:.1f} / p99 {a['p99_ms']:.1f} ms"
+                        + (
+                            f"; CPU per request: server {cpu['server']:.2f} ms, "
+                            f"PostgreSQL {cpu['postgresql']:.2f} ms"
+                            if cpu
+                            else ""
+                        )
                         + (f", {errors} errors" if errors else ""),
                     )
                 )

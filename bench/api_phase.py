@@ -14,14 +14,17 @@ bench/wrk_requests.lua for the bearer token and X-GRP-Department header):
 * detail     GET /api/v1/hr/employees/<id>
 * me         GET /api/v1/me/payslips  (16 self-service users)
 * search_one_token   the search again, every request with the same token (one API
-             client running 16 requests at once); not a target, it shows the cost of
-             the per-request token write (see bench/README_PERFORMANCE.md)
+             client running 16 requests at once); not a target: it shows that one busy
+             token costs no more than many (its last use is written at most once a
+             minute, grp.auth.services.record_token_use)
 
 Requests rotate over many tokens (bench/dataset.py TOKENS_PER_USER), as 16 clients
 would each have their own.
 
 Each is warmed up for a few seconds, then measured for --duration seconds. Emits
-requests per second, p50/p95/p99 latency (ms) and errors per endpoint.
+requests per second, p50/p95/p99 latency (ms) and errors per endpoint, and the CPU time
+per request of the server's processes and of PostgreSQL's (read from /proc before and
+after the run): with both cores saturated, those two add up to what limits throughput.
 """
 
 from __future__ import annotations
@@ -54,10 +57,13 @@ BASELINE_PORT = 5602
 
 
 @contextmanager
-def server(command: list[str], port: int, log_path: Path, env: dict[str, str]) -> Iterator[str]:
+def server(
+    command: list[str], port: int, log_path: Path, env: dict[str, str]
+) -> Iterator[tuple[str, int]]:
     """Start a server process (its own process group), wait for /healthz, stop it after.
 
-    Its output (one log line per request for GRP) goes to `log_path`.
+    Yields its URL and process group (gunicorn's master and workers). Its output (one
+    log line per request for GRP) goes to `log_path`.
     """
     log = log_path.open("w")
     process = subprocess.Popen(  # noqa: S603 - our own commands
@@ -78,7 +84,7 @@ def server(command: list[str], port: int, log_path: Path, env: dict[str, str]) -
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{command[0]} did not answer /healthz; see {log.name}")
             time.sleep(0.3)
-        yield url
+        yield url, process.pid
     finally:
         # gunicorn's master stops its workers on SIGTERM; only our own process group.
         with contextlib.suppress(ProcessLookupError):
@@ -90,6 +96,44 @@ def server(command: list[str], port: int, log_path: Path, env: dict[str, str]) -
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+# --------------------------------------------------------------------------- CPU split
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_cpu() -> dict[int, tuple[int, str, float]]:
+    """pid -> (process group, command name, user + system CPU seconds), from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        # Fields after the name: state ppid pgrp ... utime (11th) stime (12th).
+        found[int(entry.name)] = (int(fields[2]), name, (int(fields[11]) + int(fields[12])) / _TICK)
+    return found
+
+
+def cpu_split(before: dict, after: dict, server_group: int) -> dict[str, float]:
+    """CPU seconds the server's process group and PostgreSQL used between two readings.
+
+    A process that started in between counts from zero; one that ended is not seen
+    (pools keep their connections through a run, so PostgreSQL's backends stay).
+    """
+    used = {"server": 0.0, "postgresql": 0.0}
+    for pid, (group, name, seconds) in after.items():
+        spent = seconds - (before[pid][2] if pid in before else 0.0)
+        if group == server_group:
+            used["server"] += spent
+        elif name == "postgres" or name.startswith("postgres:"):
+            used["postgresql"] += spent
+    return used
 
 
 def check(url: str, line: str) -> int:
@@ -215,11 +259,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="grp-bench-wrk-") as folder:
         files = request_files(fixtures, Path(folder))
 
-        def measure(name: str, url: str) -> dict[str, Any]:
+        def measure(name: str, served: tuple[str, int]) -> dict[str, Any]:
+            url, group = served
             first = files[name].read_text().splitlines()[0]
             size = check(url, first)
             run = {"duration": args.warmup, "connections": args.connections}
             wrk(url, files[name], threads=args.threads, **run)  # warm-up, not kept
+            cpu_before = _process_cpu()
             figures = wrk(
                 url,
                 files[name],
@@ -227,25 +273,34 @@ def main() -> None:
                 connections=args.connections,
                 threads=args.threads,
             )
+            used = cpu_split(cpu_before, _process_cpu(), group)
             figures["response_bytes"] = size
+            # Where the cores went, per request: what the throughput is made of.
+            figures["cpu_ms_per_request"] = {
+                part: seconds * 1000 / max(figures["requests"], 1) for part, seconds in used.items()
+            }
             return figures
 
         with (
-            server(grp_command, GRP_PORT, config.instance / "server_grp.log", env) as grp_url,
+            server(grp_command, GRP_PORT, config.instance / "server_grp.log", env) as grp_server,
             server(
                 baseline_command, BASELINE_PORT, config.instance / "server_baseline.log", env
-            ) as baseline_url,
+            ) as baseline_server,
         ):
-            before = measure("baseline", baseline_url)
+            before = measure("baseline", baseline_server)
             for name in wanted:
-                results[name] = measure(name, grp_url)
-            after = measure("baseline", baseline_url)
+                results[name] = measure(name, grp_server)
+            after = measure("baseline", baseline_server)
     baseline = dict(before)
     baseline["per_second"] = (before["per_second"] + after["per_second"]) / 2
     baseline["before_per_second"] = before["per_second"]
     baseline["after_per_second"] = after["per_second"]
     for key in ("p50_ms", "p95_ms", "p99_ms"):
         baseline[key] = (before[key] + after[key]) / 2
+    baseline["cpu_ms_per_request"] = {
+        part: (before["cpu_ms_per_request"][part] + after["cpu_ms_per_request"][part]) / 2
+        for part in before["cpu_ms_per_request"]
+    }
     emit(
         {
             "connections": args.connections,
