@@ -62,7 +62,7 @@ def test_a_connection_idle_longer_than_the_setting_is_pinged_once(app, pings):
     assert pings == [first]
 
 
-def test_zero_pings_before_every_use(app, monkeypatch):
+def test_a_setting_of_zero_pings_before_every_use(app, monkeypatch):
     from grp.connections import install_idle_ping
 
     engine = sa.create_engine(db.engine.url)
@@ -80,7 +80,7 @@ def test_zero_pings_before_every_use(app, monkeypatch):
 
 
 @pytest.mark.postgres
-def test_an_idle_connection_the_server_closed_is_replaced_before_use(app, pings, grp_database):
+def test_an_idle_connection_the_server_closed_is_replaced_before_use(app, pings):
     first = use_a_connection()
     with db.engine.connect() as connection:
         backend = connection.execute(BACKEND_PID).scalar_one()
