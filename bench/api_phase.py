@@ -100,7 +100,8 @@ def server(
 
 # --------------------------------------------------------------------------- CPU split
 
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+#: /proc counts CPU time in clock ticks.
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _process_cpu() -> dict[int, tuple[int, str, float]]:
@@ -115,7 +116,7 @@ def _process_cpu() -> dict[int, tuple[int, str, float]]:
             continue
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
-        # Fields after the name: state ppid pgrp ... utime (11th) stime (12th).
+        # After the name: state, ppid, pgrp (index 2), ... utime and stime (11 and 12).
         found[int(entry.name)] = (int(fields[2]), name, (int(fields[11]) + int(fields[12])) / _TICK)
     return found
 
