@@ -2,11 +2,17 @@
 
 `Schema.dump` looks up every field's accessor, default and formatter again for every
 object; for a page of 50 employees with 29 fields that was about 4 ms of a search's
-time. `compile_dump(schema)` walks the schema once and returns a function doing
-exactly what `dump` does (same keys, same values) with the per-field decisions taken
-in advance: plain strings, integers, dates and datetimes are formatted inline, nested
-schemas are compiled too, and any other field calls its own `_serialize`. A schema
-with pre/post-dump hooks or a custom accessor is not compiled (its `dump` is used).
+time. `compile_dump(schema)` walks the schema once and writes a Python function for it
+doing exactly what `dump` does (same keys, same values) with the per-field decisions
+taken in advance: each field is read and formatted inline (plain strings, integers,
+dates and datetimes), nested schemas are compiled too, and any other field calls its
+own `_serialize`. A schema with pre/post-dump hooks is not compiled (its `dump` is
+used); a field with a custom accessor calls its own `serialize`.
+
+The function is generated source, not a loop over per-field closures: a page of 50
+rows of 29 fields made about 7,000 Python calls through closures, which cost more
+than reading the rows. Only the schema's own names go into the source, each as a
+string literal (`repr`); the fields' objects are passed in by name (`f3`, `c3`).
 
 `FastDumpSchema` is a Schema whose `dump` uses the compiled function; the list schemas
 of `grp.api.page_of` are built on it, so every paginated endpoint gets it.
@@ -24,6 +30,9 @@ from marshmallow.decorators import POST_DUMP, PRE_DUMP
 Dump = Callable[[Any], Any]
 
 _COMPILED = "_grp_compiled_dump"
+#: What marshmallow's `utils.get_value` catches when indexing before falling back to
+#: the attribute.
+_INDEX_ERRORS = (KeyError, IndexError, TypeError, AttributeError)
 
 
 def _text(value: Any) -> str:
@@ -31,74 +40,117 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def _getter(attribute: str) -> Callable[[Any, bool], Any]:
-    """marshmallow's `utils.get_value` for a plain (undotted) key, as a closure.
-
-    Whether the object can be indexed (`hasattr(obj, "__getitem__")`, marshmallow's
-    test) is decided once per object by the caller, not once per field.
-    """
-
-    def get(obj: Any, indexable: bool) -> Any:
-        if not indexable:
-            return getattr(obj, attribute, missing)
-        try:
-            return obj[attribute]
-        except (KeyError, IndexError, TypeError, AttributeError):
-            return getattr(obj, attribute, missing)
-
-    return get
-
-
-def _converter(name: str, field: fields.Field) -> Callable[[Any, Any], Any]:
-    """(value, obj) -> serialised value, for a value already read from the object."""
-    kind = type(field)
-    if kind is fields.String:
-        return lambda value, obj: None if value is None else _text(value)
-    if kind is fields.Integer and not field.as_string:
-        return lambda value, obj: None if value is None else int(value)
-    if kind in (fields.Date, fields.DateTime, fields.NaiveDateTime, fields.AwareDateTime):
-        format_function = field.SERIALIZATION_FUNCS.get(field.format or field.DEFAULT_FORMAT)
-        # NaiveDateTime/AwareDateTime adjust the timezone first: their own _serialize does.
-        if format_function is not None and kind in (fields.Date, fields.DateTime):
-            return lambda value, obj: None if value is None else format_function(value)
-    if kind is fields.Nested:
-        nested = field.schema
-        dump = _compiled(nested, many=nested.many or field.many)
-        return lambda value, obj: None if value is None else dump(value)
-    if kind is fields.List and type(field.inner) is fields.Nested:
-        inner = field.inner.schema
-        dump_item = _compiled(inner, many=inner.many or field.inner.many)
-        return lambda value, obj: None if value is None else [dump_item(v) for v in value]
-    serialise = field._serialize
-    return lambda value, obj: serialise(value, name, obj)
-
-
-def _field_step(schema: Schema, name: str, field: fields.Field) -> Callable[[Any, bool], Any]:
-    """(obj, indexable) -> the field's serialised value, or `missing` (the key is left out)."""
-    attribute = field.attribute if field.attribute is not None else name
-    custom_access = (
+def _custom_access(schema: Schema, field: fields.Field, attribute: str) -> bool:
+    return (
         type(field).get_value is not fields.Field.get_value
         or type(schema).get_attribute is not Schema.get_attribute
         or "." in attribute
     )
-    if custom_access:
-        return lambda obj, indexable: field.serialize(name, obj, accessor=schema.get_attribute)
+
+
+def _conversion(number: int, name: str, field: fields.Field, names: dict[str, Any]) -> str:
+    """The expression turning `v` (read from `obj`, not None) into the serialised value."""
+    kind = type(field)
+    if kind is fields.String:
+        names["_text"] = _text
+        return "v if v.__class__ is str else _text(v)"
+    if kind is fields.Integer and not field.as_string:
+        return "int(v)"
+    if kind in (fields.Date, fields.DateTime):
+        # NaiveDateTime/AwareDateTime adjust the timezone first: their own _serialize does.
+        format_function = field.SERIALIZATION_FUNCS.get(field.format or field.DEFAULT_FORMAT)
+        if format_function is not None:
+            names[f"c{number}"] = format_function
+            return f"c{number}(v)"
+    if kind is fields.Nested:
+        nested = field.schema
+        names[f"c{number}"] = _compiled(nested, many=nested.many or field.many)
+        return f"c{number}(v)"
+    if kind is fields.List and type(field.inner) is fields.Nested:
+        inner = field.inner.schema
+        names[f"c{number}"] = _compiled(inner, many=inner.many or field.inner.many)
+        # List serialises a None item as None, not as an empty object.
+        return f"[None if item is None else c{number}(item) for item in v]"
+    names[f"c{number}"] = field._serialize
+    return f"c{number}(v, {name!r}, obj)"
+
+
+def _field_lines(
+    schema: Schema, number: int, name: str, field: fields.Field, names: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """Source lines storing the field's value in `result`: (for indexable objects, others).
+
+    Mirrors `Field.serialize`: read the value (`get_value`), fall back to `dump_default`,
+    leave the key out when still missing, else `_serialize` it (None stays None for the
+    inline kinds, as their `_serialize` does).
+    """
+    key = field.data_key if field.data_key is not None else name
+    store = f"result[{key!r}] = "
+    attribute = field.attribute if field.attribute is not None else name
+    if _custom_access(schema, field, attribute):
+        names[f"f{number}"] = field
+        names["get_attribute"] = schema.get_attribute
+        lines = [
+            f"v = f{number}.serialize({name!r}, obj, accessor=get_attribute)",
+            "if v is not missing:",
+            f"    {store}v",
+        ]
+        return lines, lines
     if not field._CHECK_ATTRIBUTE:  # Function, Method: computed from the whole object
-        serialise = field._serialize
-        return lambda obj, indexable: serialise(None, name, obj)
-    get = _getter(attribute)
-    convert = _converter(name, field)
+        names[f"f{number}"] = field._serialize
+        lines = [f"v = f{number}(None, {name!r}, obj)", "if v is not missing:", f"    {store}v"]
+        return lines, lines
+    by_index = [
+        "try:",
+        f"    v = obj[{attribute!r}]",
+        "except _INDEX_ERRORS:",
+        f"    v = getattr(obj, {attribute!r}, missing)",
+    ]
+    by_attribute = [f"v = getattr(obj, {attribute!r}, missing)"]
     default = field.dump_default
+    rest: list[str] = []
+    if default is not missing:
+        names[f"d{number}"] = default
+        value = f"d{number}()" if callable(default) else f"d{number}"
+        rest += ["if v is missing:", f"    v = {value}"]
+    convert = _conversion(number, name, field, names)
+    if convert.startswith(f"c{number}(v, "):  # the field's own _serialize handles None
+        rest += ["if v is not missing:", f"    {store}{convert}"]
+    else:
+        rest += [
+            "if v is None:",
+            f"    {store}None",
+            "elif v is not missing:",
+            f"    {store}{convert}",
+        ]
+    return by_index + rest, by_attribute + rest
 
-    def step(obj: Any, indexable: bool) -> Any:
-        value = get(obj, indexable)
-        if value is missing:
-            value = default() if callable(default) else default
-            if value is missing:
-                return missing
-        return convert(value, obj)
 
-    return step
+def _generate(schema: Schema) -> Callable[[Any], dict[str, Any]]:
+    """The generated `dump_one(obj)` of `schema`."""
+    names: dict[str, Any] = {"missing": missing, "_INDEX_ERRORS": _INDEX_ERRORS}
+    by_index: list[str] = []
+    by_attribute: list[str] = []
+    for number, (name, field) in enumerate(schema.dump_fields.items()):
+        index_lines, attribute_lines = _field_lines(schema, number, name, field, names)
+        by_index += index_lines
+        by_attribute += attribute_lines
+    # marshmallow decides per object whether to index it (`hasattr(obj, "__getitem__")`);
+    # so does this, once, and takes the branch written for that case.
+    source = "\n".join(
+        [
+            "def dump_one(obj):",
+            "    result = {}",
+            "    if hasattr(obj, '__getitem__'):",
+            *(f"        {line}" for line in by_index or ["pass"]),
+            "    else:",
+            *(f"        {line}" for line in by_attribute or ["pass"]),
+            "    return result",
+        ]
+    )
+    code = compile(source, f"<grp.serialisation dump of {type(schema).__name__}>", "exec")
+    exec(code, names)  # noqa: S102 - source written above from the schema's own field names
+    return names["dump_one"]
 
 
 def _compiled(schema: Schema, *, many: bool) -> Dump:
@@ -108,19 +160,9 @@ def _compiled(schema: Schema, *, many: bool) -> Dump:
     if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
         cache[many] = lambda obj: Schema.dump(schema, obj, many=many)
         return cache[many]
-    steps: list[tuple[str, Callable[[Any, bool], Any]]] = []
-    # Filled in before the steps are built: a schema nested in itself finds itself here.
+    # Filled in before the fields are compiled: a schema nested in itself finds itself here.
     cache[many] = lambda obj: dump(obj)
-
-    def dump_one(obj: Any) -> dict[str, Any]:
-        result = {}
-        indexable = hasattr(obj, "__getitem__")
-        for key, step in steps:
-            value = step(obj, indexable)
-            if value is not missing:
-                result[key] = value
-        return result
-
+    dump_one = _generate(schema)
     if many:
 
         def dump(obj: Any) -> Any:
@@ -128,9 +170,6 @@ def _compiled(schema: Schema, *, many: bool) -> Dump:
 
     else:
         dump = dump_one
-    for name, field in schema.dump_fields.items():
-        key = field.data_key if field.data_key is not None else name
-        steps.append((key, _field_step(schema, name, field)))
     cache[many] = dump
     return dump
 

@@ -71,11 +71,12 @@ OBJECTS = [
     person(),
     person(name="", born=None, seen=None, pay=None, grade=None, grades=None, tags=None),
     person(grades=[], active=False),
+    person(grades=[None, SimpleNamespace(number=9, label="Grade 9")]),
     {"id": 3, "name": "from a dict", "employee_no": "E3", "grade": None},
 ]
 
 
-@pytest.mark.parametrize("obj", OBJECTS, ids=["full", "nones", "empties", "dict"])
+@pytest.mark.parametrize("obj", OBJECTS, ids=["full", "nones", "empties", "none in a list", "dict"])
 def test_compiled_dump_equals_marshmallow(obj):
     schema = Person()
     expected = schema.dump(obj)
