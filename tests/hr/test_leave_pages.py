@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import sqlalchemy as sa
 
 from grp.db import db
 from modules.hr.models import LeaveRequest
+from modules.hr.services import leave as leave_services
 
 
 @pytest.fixture
@@ -52,13 +55,29 @@ def test_refusals_show_the_reason_on_the_form(browse, leave_world):
     assert "overlap" in again.get_data(as_text=True)
 
 
-def test_the_employee_cancels_a_pending_request(browse, leave_world):
+def _on(monkeypatch, day: date) -> None:
+    """Make `day` today in Dubai for the leave rules (the form's dates are fixed)."""
+    monkeypatch.setattr(leave_services, "local_today", lambda: day)
+
+
+def test_the_employee_cancels_a_pending_request(browse, leave_world, monkeypatch):
+    _on(monkeypatch, date(2026, 12, 1))  # the day before the leave starts
     emp = browse("emp")
     emp.post("/hr/leave/new", data=form(leave_world, submit="1"))
     request_id = db.session.scalar(sa.select(sa.func.max(LeaveRequest.id)))
     cancelled = emp.post(f"/hr/leave/requests/{request_id}/cancel")
     assert cancelled.status_code == 303
     assert "Cancelled" in emp.get("/hr/leave/").get_data(as_text=True)
+
+
+def test_a_started_leave_is_not_cancelled_by_the_employee(browse, leave_world, monkeypatch):
+    _on(monkeypatch, date(2026, 12, 2))  # its first day
+    emp = browse("emp")
+    emp.post("/hr/leave/new", data=form(leave_world, submit="1"))
+    request_id = db.session.scalar(sa.select(sa.func.max(LeaveRequest.id)))
+    refused = emp.post(f"/hr/leave/requests/{request_id}/cancel", follow_redirects=True)
+    assert "A leave that has started can only be cancelled by HR." in refused.get_data(as_text=True)
+    assert db.session.get(LeaveRequest, request_id).state == "pending"
 
 
 def test_the_manager_sees_the_team_and_the_inbox(browse, leave_world):

@@ -1249,12 +1249,13 @@ def cancel_leave_request(
 ) -> LeaveRequest:
     """Cancel a pending or approved request; approved days go back to the balance.
 
-    The employee may cancel before the leave starts; HR at any time.
+    The employee may cancel before the leave starts (in Dubai's calendar: a server in UTC
+    is still on the day before until 04:00 there); HR at any time.
     """
     from grp.workflow.approvals import cancel_approval
     from grp.workflow.approvals.models import ApprovalRequest
 
-    today = today or date.today()
+    today = today or local_today()
     if request.state not in ACTIVE_STATES:
         raise ValidationError(
             {"state": [_("Only a pending or approved request can be cancelled.")]}
