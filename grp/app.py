@@ -19,6 +19,7 @@ from grp.config import load_config
 from grp.connections import install_idle_ping
 from grp.errors import ValidationError
 from grp.extensions import api, csrf, db, login_manager
+from grp.json_provider import GrpJSONProvider
 from grp.logging import configure_logging, log_request
 from grp.module_loader import (
     ModuleManifest,
@@ -62,9 +63,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(load_config(app.instance_path, config))
     # API answers keep the schemas' field order (readable, and no sort per object) and
-    # carry Arabic as UTF-8 rather than \u escapes (a third the bytes per letter).
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # carry Arabic as UTF-8 rather than \u escapes (a third the bytes per letter);
+    # orjson writes them (grp/json_provider.py).
+    app.json = GrpJSONProvider(app)
     configure_logging(app.config["GRP_LOG_LEVEL"], app.config["GRP_LOG_JSON"])
 
     state = GrpState(callers=CallerCache(capacity=app.config["GRP_CALLER_CACHE_SIZE"]))
