@@ -11,7 +11,9 @@ Lists take `?page=1&per_page=50` and answer
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -24,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from grp.db import db
 from grp.serialisation import FastDumpSchema
+from grp.tenancy import reusable
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -134,8 +137,53 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
     return _page_schemas[item_schema]
 
 
+#: Named bound parameters of the page statements `paginate` derives from a reusable query.
+_LIMIT = "grp_page_limit"
+_OFFSET = "grp_page_offset"
+#: Reusable query -> its page statements, built once (see `_page_statements`).
+_PAGE_STATEMENTS: weakref.WeakKeyDictionary[sa.Select[Any], _PageStatements] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@dataclass(frozen=True)
+class _PageStatements:
+    """The reusable statements of a page of a reusable query: limit and offset bound."""
+
+    with_total: sa.Select[Any]  # the page and, on each row, the count of all rows
+    page: sa.Select[Any]
+    total: sa.Select[Any]
+
+
+def _page_statements(query: sa.Select[Any]) -> _PageStatements:
+    """The page statements of a reusable query (`grp.tenancy.reusable`), built once."""
+    found = _PAGE_STATEMENTS.get(query)
+    if found is None:
+        limit = sa.bindparam(_LIMIT, type_=sa.Integer)
+        offset = sa.bindparam(_OFFSET, type_=sa.Integer)
+        found = _PAGE_STATEMENTS[query] = _PageStatements(
+            with_total=reusable(query.add_columns(_TOTAL_OVER).limit(limit).offset(offset)),
+            page=reusable(query.limit(limit).offset(offset)),
+            total=reusable(_count_of(query)),
+        )
+    return found
+
+
+_TOTAL_OVER = sa.func.count().over().label("grp_total")
+
+
+def _count_of(query: sa.Select[Any]) -> sa.Select[Any]:
+    return sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+
+
 def paginate(
-    query: sa.Select, page: int, per_page: int, *, narrow: bool = False, rows: bool = False
+    query: sa.Select,
+    page: int,
+    per_page: int,
+    *,
+    narrow: bool = False,
+    rows: bool = False,
+    params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run `query` for one page and count all its rows, both in SQL.
 
@@ -146,28 +194,43 @@ def paginate(
 
     `rows`: the query selects columns, not an entity; the items are its rows as
     mappings (dumped by column label) rather than its first column.
+
+    `params`: `query` is reusable (`grp.tenancy.reusable`: built once, its values in
+    named bound parameters) and these are the values; its page statements are then
+    built once as well, instead of on every request.
     """
     offset = (page - 1) * per_page
+    session = db.session
+    if params is not None:
+        reused = _page_statements(query)
+        values = {**params, _LIMIT: per_page, _OFFSET: offset}
+
+        def page_rows(*, with_total: bool) -> Sequence[sa.Row[Any]]:
+            statement = reused.with_total if with_total else reused.page
+            return session.execute(statement, values).all()
+
+        def count() -> int | None:
+            return session.scalar(reused.total, params)
+
+    else:
+
+        def page_rows(*, with_total: bool) -> Sequence[sa.Row[Any]]:
+            statement = query.add_columns(_TOTAL_OVER) if with_total else query
+            return session.execute(statement.limit(per_page).offset(offset)).all()
+
+        def count() -> int | None:
+            return session.scalar(_count_of(query))
 
     def items_of(result: Sequence[sa.Row[Any]]) -> list[Any]:
         return [row._mapping for row in result] if rows else [row[0] for row in result]
 
     if narrow:
-        found = db.session.execute(
-            query.add_columns(sa.func.count().over().label("grp_total"))
-            .limit(per_page)
-            .offset(offset)
-        ).all()
+        found = page_rows(with_total=True)
         if found or page == 1:
             total = found[0][-1] if found else 0
             return {"items": items_of(found), "total": total, "page": page, "per_page": per_page}
         # Past the last page: the rows are not there to carry the count.
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
-    )
-    items = (
-        items_of(db.session.execute(query.limit(per_page).offset(offset)).all())
-        if not narrow
-        else []
-    )
+        return {"items": [], "total": count() or 0, "page": page, "per_page": per_page}
+    total = count()
+    items = items_of(page_rows(with_total=False))
     return {"items": items, "total": total or 0, "page": page, "per_page": per_page}

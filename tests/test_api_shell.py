@@ -90,3 +90,36 @@ def test_an_argument_schema_class_is_built_once_not_per_request(app):
     bad = client.get("/api/v1/_test/echo?n=x")
     assert bad.status_code == 422 and "n" in bad.get_json()["errors"]
     assert len(built) == 1
+
+
+def test_a_reusable_querys_pages_are_a_fresh_querys(departments, db_session):
+    import sqlalchemy as sa
+
+    from grp import api
+    from grp.api import paginate
+    from grp.tenancy import department_context, reusable
+    from grp.testing.probe import TenancyProbe
+
+    label = TenancyProbe.label
+    with department_context(db_session, departments["POLICE"].id):
+        db_session.add_all(TenancyProbe(label=f"row {n}") for n in range(7))
+        db_session.flush()
+        kept = reusable(sa.select(label).where(label >= sa.bindparam("start")).order_by(label))
+        for start in ("row 2", "row 5"):
+            fresh = sa.select(label).where(label >= start).order_by(label)
+            for narrow in (False, True):
+                for page in (1, 2, 3, 9):
+                    expected = paginate(fresh, page, 2, narrow=narrow)
+                    got = paginate(kept, page, 2, narrow=narrow, params={"start": start})
+                    assert got == expected, (start, narrow, page)
+        assert paginate(kept, 2, 2, params={"start": "row 2"}) == {
+            "items": ["row 4", "row 5"],
+            "total": 5,
+            "page": 2,
+            "per_page": 2,
+        }
+        # Its page statements are built once (the limit and offset bound), then kept.
+        built = api._PAGE_STATEMENTS[kept]
+        paginate(kept, 3, 5, narrow=True, params={"start": "row 5"})
+        assert api._PAGE_STATEMENTS[kept] is built
+        db_session.rollback()

@@ -20,6 +20,7 @@ from grp.tenancy import (
     all_departments,
     bulk_insert,
     department_context,
+    reusable,
     set_current_department,
 )
 from grp.testing.probe import TenancyProbe
@@ -239,6 +240,43 @@ def test_system_admin_reads_across_departments_read_only_and_audited(
     )
     assert entry.after == {"reason": "annual headcount report"}
     assert entry.department_id == dm.id
+
+
+#: A statement kept for the whole process, as a module constant or a bounded cache would.
+REUSED_LABELS = reusable(
+    sa.select(TenancyProbe.label).where(TenancyProbe.label != sa.bindparam("unwanted"))
+)
+
+
+def test_a_reusable_statement_is_scoped_to_each_department_it_runs_for(
+    two_departments, db_session, create_user
+):
+    police, dm, *_ = two_departments
+
+    def run() -> list[str]:
+        return sorted(db_session.scalars(REUSED_LABELS, {"unwanted": "nobody"}))
+
+    set_current_department(db_session, police.id)
+    assert run() == ["police secret"]
+    set_current_department(db_session, dm.id)
+    assert run() == ["dm secret"]
+    # The values are those given at execution, not those of an earlier run.
+    assert sorted(db_session.scalars(REUSED_LABELS, {"unwanted": "dm secret"})) == []
+    # Its scoped form is kept, one per department, and used again.
+    forms = tenancy._SCOPED[REUSED_LABELS]
+    assert set(forms) == {police.id, dm.id}
+    kept = forms[police.id]
+    set_current_department(db_session, police.id)
+    assert run() == ["police secret"]
+    assert tenancy._SCOPED[REUSED_LABELS][police.id] is kept
+    # Across departments (audited) it reads every department, as any statement does.
+    admin = create_user("root", roles=[("DM", "system_admin")])
+    with services.read_across_departments(db_session, admin, "headcount"):
+        assert run() == ["dm secret", "police secret"]
+    db_session.rollback()
+    set_current_department(db_session, None)
+    with pytest.raises(TenancyError, match="no current department"):
+        run()
 
 
 def test_only_system_admins_read_across_departments(two_departments, db_session, create_user):

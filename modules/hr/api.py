@@ -136,9 +136,11 @@ def _commit_or_409() -> None:
 def list_employees(query: dict[str, Any]) -> Any:
     """List the department's employees: search, filter, sort, a page at a time."""
     filters = _filters(query)
-    select = employees.employee_list_rows_query(db.session, filters)
+    select, values = employees.employee_list_rows(db.session, filters)
     searching = bool(filters.q and filters.q.strip())
-    return paginate(select, query["page"], query["per_page"], narrow=searching, rows=True)
+    return paginate(
+        select, query["page"], query["per_page"], narrow=searching, rows=True, params=values
+    )
 
 
 @blp.route("/employees", methods=["POST"])

@@ -200,7 +200,7 @@ class EmployeeSchema(Schema):
 
 
 class EmployeeListItemSchema(EmployeeSchema):
-    """An employee of a list page, dumped from a row (`employee_list_rows_query`)."""
+    """An employee of a list page, dumped from a row (`employee_list_rows`)."""
 
     grade = fields.Integer()
 

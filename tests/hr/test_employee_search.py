@@ -177,3 +177,16 @@ def test_a_search_and_a_detail_take_two_statements_each(officer, people, stateme
     assert officer.get(f"{BASE}/{people['fatima']}").status_code == 200
     assert len(statements) == 2, statements
     assert "api_tokens" in statements[0] and "hr_employees" in statements[1]
+
+
+def test_searches_of_one_shape_share_one_statement_with_their_own_values(officer, people):
+    from modules.hr.services import employees
+
+    shapes = employees._reusable_rows_statement
+    assert found(officer.get(f"{BASE}?q=ahm")) == ["E00011", "E00012"]
+    before = shapes.cache_info()
+    # One word each, upper-bounded: the same statement, run with other values.
+    assert found(officer.get(f"{BASE}?q=fat")) == ["E00013"]
+    assert found(officer.get(f"{BASE}?q=rahm")) == ["E00012"]
+    after = shapes.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (2, 0)

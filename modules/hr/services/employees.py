@@ -25,6 +25,7 @@ from grp.identifiers import (
     parse_uae_iban,
 )
 from grp.models import RoleAssignment, User
+from grp.tenancy import reusable
 from modules.hr.countries import UAE, is_country_code
 from modules.hr.i18n import _, identifier_message
 from modules.hr.models import (
@@ -500,20 +501,117 @@ class EmployeeFilters:
 SORT_KEYS = ("name_en", "name_ar", "employee_no", "hire_date", "grade", "status")
 
 
-def _search_condition(q: str) -> sa.ColumnElement[bool] | None:
-    """Employees having, for every word of `q`, a word that starts with it.
+#: Names of the employee list's bound parameters (prefixed: callers may add their own).
+_PARAM = "grp_list_"
 
-    Names in either language, employee numbers and Emirates IDs (with or without
-    dashes) are all words (modules/hr/search_words.py); None when `q` has no word.
+
+@dataclass(frozen=True)
+class _ListShape:
+    """What decides the employee list statement's SQL; the values are bound separately.
+
+    `words`: None without a search; else, per search word, whether its prefix range has
+    an upper bound (an empty tuple: a query of punctuation alone, which finds nobody).
     """
-    conditions = []
-    for word in query_words(q):
-        low, high = prefix_range(word)
-        matching = sa.select(EmployeeSearchWord.employee_id).where(EmployeeSearchWord.word >= low)
-        if high is not None:
-            matching = matching.where(EmployeeSearchWord.word < high)
-        conditions.append(Employee.id.in_(matching))
-    return sa.and_(*conditions) if conditions else None
+
+    words: tuple[bool, ...] | None
+    org_units: bool
+    grade: bool
+    status: bool
+    nationality: bool
+    sort: str
+    descending: bool
+
+
+def _list_shape(session: Session, filters: EmployeeFilters) -> tuple[_ListShape, dict[str, Any]]:
+    """The shape of `filters`' statement and the values of its bound parameters."""
+    values: dict[str, Any] = {}
+    words = None
+    if filters.q and filters.q.strip():
+        bounded = []
+        for number, word in enumerate(query_words(filters.q)):
+            low, high = prefix_range(word)
+            values[f"{_PARAM}word_{number}_low"] = low
+            if high is not None:
+                values[f"{_PARAM}word_{number}_high"] = high
+            bounded.append(high is not None)
+        words = tuple(bounded)
+    if filters.org_unit_id:
+        units = org_unit_and_descendants(load_reference(session), filters.org_unit_id)
+        values[f"{_PARAM}org_units"] = sorted(units)
+    if filters.grade:
+        values[f"{_PARAM}grade"] = filters.grade
+    if filters.status:
+        values[f"{_PARAM}status"] = filters.status
+    nationality = filters.nationality_category in NATIONALITY_CATEGORIES
+    if nationality:
+        values[f"{_PARAM}nationality"] = filters.nationality_category
+    descending = filters.sort.startswith("-")
+    key = filters.sort.lstrip("-")
+    if key not in SORT_KEYS:
+        key, descending = "name_en", False
+    shape = _ListShape(
+        words=words,
+        org_units=bool(filters.org_unit_id),
+        grade=bool(filters.grade),
+        status=bool(filters.status),
+        nationality=nationality,
+        sort=key,
+        descending=descending,
+    )
+    return shape, values
+
+
+def _list_statement(
+    base: sa.Select, shape: _ListShape, values: Mapping[str, Any] | None
+) -> sa.Select:
+    """The employee list statement of `shape` selecting `base`, sorted.
+
+    Every value is a named bound parameter: given `values`, it carries them (a statement
+    to run as it is); without, they are given at execution (a reusable statement).
+    """
+
+    def value(name: str, **options: Any) -> sa.BindParameter[Any]:
+        key = _PARAM + name
+        if values is None:
+            return sa.bindparam(key, **options)
+        return sa.bindparam(key, values[key], **options)
+
+    query = base
+    if shape.words is not None:
+        # Employees having, for every word of the query, a word that starts with it.
+        # Names in either language, employee numbers and Emirates IDs (with or without
+        # dashes) are all words (modules/hr/search_words.py).
+        conditions = []
+        for number, bounded in enumerate(shape.words):
+            word = EmployeeSearchWord.word
+            matching = sa.select(EmployeeSearchWord.employee_id).where(
+                word >= value(f"word_{number}_low")
+            )
+            if bounded:
+                matching = matching.where(word < value(f"word_{number}_high"))
+            conditions.append(Employee.id.in_(matching))
+        # A query of punctuation alone finds nobody rather than everybody.
+        query = query.where(sa.and_(*conditions) if conditions else sa.false())
+    if shape.org_units:
+        # The org unit filter includes the units below it (`_list_shape`).
+        query = query.where(Employee.org_unit_id.in_(value("org_units", expanding=True)))
+    if shape.grade:
+        query = query.join(Grade, Grade.id == Employee.grade_id).where(
+            Grade.number == value("grade")
+        )
+    if shape.status:
+        query = query.where(Employee.status == value("status"))
+    if shape.nationality:
+        query = query.where(Employee.nationality_category == value("nationality"))
+    if shape.sort == "grade":
+        sort_grade = sa.orm.aliased(Grade)
+        query = query.join(sort_grade, sort_grade.id == Employee.grade_id)
+        column: Any = sort_grade.number
+    else:
+        column = getattr(Employee, shape.sort)
+    order = column.desc() if shape.descending else column.asc()
+    tie = Employee.id.desc() if shape.descending else Employee.id.asc()
+    return query.order_by(order, tie)
 
 
 def org_unit_and_descendants(reference: Reference, unit_id: int) -> set[int]:
@@ -540,35 +638,8 @@ def employee_list_query(
     with `-` for descending; the id breaks ties so pages never overlap. `base`
     selects something else from the employees than Employee objects.
     """
-    query = sa.select(Employee) if base is None else base
-    if filters.q and filters.q.strip():
-        condition = _search_condition(filters.q)
-        # A query of punctuation alone finds nobody rather than everybody.
-        query = query.where(condition if condition is not None else sa.false())
-    if filters.org_unit_id:
-        units = org_unit_and_descendants(load_reference(session), filters.org_unit_id)
-        query = query.where(Employee.org_unit_id.in_(sorted(units)))
-    if filters.grade:
-        query = query.join(Grade, Grade.id == Employee.grade_id).where(
-            Grade.number == filters.grade
-        )
-    if filters.status:
-        query = query.where(Employee.status == filters.status)
-    if filters.nationality_category in NATIONALITY_CATEGORIES:
-        query = query.where(Employee.nationality_category == filters.nationality_category)
-    descending = filters.sort.startswith("-")
-    key = filters.sort.lstrip("-")
-    if key not in SORT_KEYS:
-        key, descending = "name_en", False
-    if key == "grade":
-        sort_grade = sa.orm.aliased(Grade)
-        query = query.join(sort_grade, sort_grade.id == Employee.grade_id)
-        column: Any = sort_grade.number
-    else:
-        column = getattr(Employee, key)
-    order = column.desc() if descending else column.asc()
-    tie = Employee.id.desc() if descending else Employee.id.asc()
-    return query.order_by(order, tie)
+    shape, values = _list_shape(session, filters)
+    return _list_statement(sa.select(Employee) if base is None else base, shape, values)
 
 
 #: The employee columns an employee list answers with (the API's EmployeeSchema).
@@ -582,19 +653,30 @@ LIST_COLUMNS = (
 )
 
 
-def employee_list_rows_query(session: Session, filters: EmployeeFilters) -> sa.Select:
-    """`employee_list_query` as plain rows: `LIST_COLUMNS` and the grade's number (`grade`).
+def employee_list_rows(
+    session: Session, filters: EmployeeFilters
+) -> tuple[sa.Select, dict[str, Any]]:
+    """`employee_list_query` as plain rows: a reusable statement and its parameter values.
 
-    For list pages: building 50 Employee objects with their grades, then reading them
-    back attribute by attribute, cost more Python than the rest of a search request.
+    The rows are `LIST_COLUMNS` and the grade's number (`grade`): for list pages, building
+    50 Employee objects with their grades, then reading them back attribute by
+    attribute, cost more Python than the rest of a search request. The statement is
+    built once per shape of filters (`grp.tenancy.reusable`); run it with the values.
     Same conditions, order and department scope as `employee_list_query`.
     """
-    return employee_list_query(session, filters, base=_list_rows_base())
+    shape, values = _list_shape(session, filters)
+    return _reusable_rows_statement(shape), values
+
+
+@functools.lru_cache(maxsize=512)
+def _reusable_rows_statement(shape: _ListShape) -> sa.Select:
+    """One statement per shape (bounded: a query of many words is a shape of its own)."""
+    return reusable(_list_statement(_list_rows_base(), shape, None))
 
 
 @functools.cache
 def _list_rows_base() -> sa.Select:
-    """The columns of `employee_list_rows_query`, built once (statements are immutable)."""
+    """The columns of `employee_list_rows`, built once (statements are immutable)."""
     grade = sa.orm.aliased(Grade)
     return sa.select(
         *(getattr(Employee, name) for name in LIST_COLUMNS), grade.number.label("grade")
