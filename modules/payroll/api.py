@@ -356,12 +356,9 @@ def my_payslips(query: dict[str, Any]) -> Any:
     """List my approved payslips, latest first, a page at a time (details: `/me/payslips/{id}`)."""
     _department_id()
     # One employee's payslips are few: counted with the page, in one statement.
+    statement, values = access.own_payslip_rows(current_user.id)
     return paginate(
-        access.own_payslip_rows_query(current_user.id),
-        query["page"],
-        query["per_page"],
-        narrow=True,
-        rows=True,
+        statement, query["page"], query["per_page"], narrow=True, rows=True, params=values
     )
 
 

@@ -191,7 +191,7 @@ class MonthField(fields.String):
 class MyPayslipSummarySchema(PayslipSummarySchema):
     """One line of an employee's payslip list: the month and the totals, no lines.
 
-    Dumps the rows of `access.own_payslip_rows_query` (the run's period and kind are
+    Dumps the rows of `access.own_payslip_rows` (the run's period and kind are
     columns of the row).
     """
 

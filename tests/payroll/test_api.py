@@ -98,13 +98,14 @@ def test_other_department_and_colleague_payslips_are_404(
     maker, checker = officers
     me = create_user(username="me.employee", roles=[("POLICE", "employee")])
     mine = make_employee(user_id=me.id)
-    make_employee()
+    colleague = create_user(username="colleague", roles=[("POLICE", "employee")])
+    theirs = make_employee(user_id=colleague.id)
     run_id = _approved_run(maker, checker)
     slips = {
         s["employee_id"]: s["id"]
         for s in maker.get(f"/api/v1/payroll/runs/{run_id}/payslips").json["items"]
     }
-    colleague_slip = next(sid for eid, sid in slips.items() if eid != mine)
+    colleague_slip = slips[theirs]
 
     own = api_client(me, "POLICE")
     listed = own.get("/api/v1/me/payslips").json
@@ -122,6 +123,9 @@ def test_other_department_and_colleague_payslips_are_404(
     }
     assert own.get(f"/api/v1/me/payslips/{colleague_slip}").status_code == 404
     assert own.get(f"/api/v1/payroll/payslips/{colleague_slip}").status_code == 403
+    # The list's statement is built once; run for the colleague, it lists theirs alone.
+    their_list = api_client(colleague, "POLICE").get("/api/v1/me/payslips").json
+    assert [s["id"] for s in their_list["items"]] == [colleague_slip]
 
     other = api_as("payroll_officer", "DM")
     assert other.get(f"/api/v1/payroll/payslips/{colleague_slip}").status_code == 404

@@ -691,10 +691,19 @@ def find_employee(
     Officers with `hr.employee.read` see every employee of the department;
     anyone else only the employee record linked to their own user.
     """
-    query = sa.select(Employee).where(Employee.id == employee_id)
+    values = {"grp_employee_id": employee_id}
     if not may_read_all:
-        query = query.where(Employee.user_id == reader_id)
-    return session.scalar(query)
+        values["grp_reader_id"] = reader_id
+    return session.scalar(_employee_statement(may_read_all), values)
+
+
+@functools.cache
+def _employee_statement(may_read_all: bool) -> sa.Select:
+    """`find_employee`'s statement, built once (an employee's detail is a busy request)."""
+    query = sa.select(Employee).where(Employee.id == sa.bindparam("grp_employee_id"))
+    if not may_read_all:
+        query = query.where(Employee.user_id == sa.bindparam("grp_reader_id"))
+    return reusable(query)
 
 
 def employee_of_user(session: Session, user_id: int) -> Employee | None:
@@ -702,7 +711,7 @@ def employee_of_user(session: Session, user_id: int) -> Employee | None:
     return session.scalar(sa.select(Employee).where(Employee.user_id == user_id))
 
 
-def employee_id_of_user(user_id: int) -> sa.ScalarSelect[int]:
+def employee_id_of_user(user_id: int | sa.BindParameter[int]) -> sa.ScalarSelect[int]:
     """The current department's employee id of user `user_id`, as a scalar subquery.
 
     For another module's query that needs "my" records in the same statement (my

@@ -10,6 +10,7 @@ export would otherwise write 10,000 rows per download.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from grp.audit import record_event
 from grp.models import User
+from grp.tenancy import reusable
 from modules.hr.services import employee_id_of_user, employee_of_user
 from modules.payroll.models import LOCKED_STATES, PayrollRun, Payslip
 
@@ -35,7 +37,7 @@ def find_payslip(session: Session, payslip_id: int) -> Payslip | None:
     )
 
 
-def _own_payslips(actor_id: int, *columns: Any) -> sa.Select:
+def _own_payslips(actor_id: int | sa.BindParameter[int], *columns: Any) -> sa.Select:
     """SELECT `columns` (default: Payslip) of the user's own payslips of approved runs.
 
     Own: of the user's employee record in the active department, a subquery in the same
@@ -98,13 +100,23 @@ def own_payslips(session: Session, actor: User) -> list[Payslip]:
     )
 
 
-def own_payslip_rows_query(actor_id: int) -> sa.Select:
+def own_payslip_rows(actor_id: int) -> tuple[sa.Select, dict[str, Any]]:
     """The user's own payslips of approved runs as rows of `OWN_LIST_COLUMNS`, latest first.
 
     For the API's list, a page at a time: plain rows, not Payslip and PayrollRun objects
-    (a self-service list is among the busiest requests).
+    (a self-service list is among the busiest requests). A reusable statement
+    (`grp.tenancy.reusable`, built once) and the values to run it with.
     """
-    return _own_payslips(actor_id, *OWN_LIST_COLUMNS).order_by(*LATEST_FIRST)
+    return _own_rows_statement(), {_OWN_USER: actor_id}
+
+
+_OWN_USER = "grp_own_payslips_user_id"
+
+
+@functools.cache
+def _own_rows_statement() -> sa.Select:
+    mine = sa.bindparam(_OWN_USER, type_=sa.Integer)
+    return reusable(_own_payslips(mine, *OWN_LIST_COLUMNS).order_by(*LATEST_FIRST))
 
 
 def is_own_payslip(session: Session, payslip: Any, actor: User | None) -> bool:
