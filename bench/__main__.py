@@ -52,6 +52,8 @@ from bench.common import LARGEST, PERIOD, RESULTS, BenchConfig, load_average, ru
 #: Earlier months the largest department has approved before the measured month.
 HISTORY_MONTHS = ("2026-07", "2026-08", "2026-09", "2026-10")
 PHASES = ("seed", "payroll", "wps", "pdf", "api", "profile", "plans")
+#: Run only when named (`--phases instructions`): minutes under valgrind.
+OPTIONAL_PHASES = ("instructions",)
 
 
 # --------------------------------------------------------------------------- machine
@@ -210,6 +212,10 @@ PHASE_RUNNERS = {
         lambda a, c: run_phase("bench.profile_phase", [], c),
     ),
     "plans": ("EXPLAIN ANALYZE", lambda a, c: run_phase("bench.explain", [], c)),
+    "instructions": (
+        "callgrind: instructions per request",
+        lambda a, c: run_phase("bench.instructions", [], c),
+    ),
 }
 
 
@@ -222,7 +228,7 @@ def run_all(
     failing stops the run: nothing else has data).
     """
     results["load"] = {"start": load_average()}
-    for phase in PHASES:
+    for phase in PHASES + OPTIONAL_PHASES:
         if phase not in args.phases:
             continue
         what, runner = PHASE_RUNNERS[phase]
@@ -439,6 +445,14 @@ def table(results: dict[str, Any]) -> list[tuple[str, str]]:
                 f"ms per payslip: {parts}",
             )
         )
+    if "instructions" in results:
+        counts = results["instructions"]["instructions_per_request"]
+        rows.append(
+            (
+                "API instructions per request (callgrind, in process, app only)",
+                ", ".join(f"{name} {count / 1e6:.2f} M" for name, count in counts.items()),
+            )
+        )
     return rows
 
 
@@ -514,7 +528,9 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="gunicorn workers (default: grp's)"
     )
-    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
+    parser.add_argument(
+        "--phases", nargs="+", choices=PHASES + OPTIONAL_PHASES, default=list(PHASES)
+    )
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
     args = parser.parse_args()
 
