@@ -140,6 +140,8 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
 #: Named bound parameters of the page statements `paginate` derives from a reusable query.
 _LIMIT = "grp_page_limit"
 _OFFSET = "grp_page_offset"
+#: The count of all the query's rows, carried on each row of a page (`narrow`).
+_TOTAL_OVER = sa.func.count().over().label("grp_total")
 #: Reusable query -> its page statements, built once (see `_page_statements`).
 _PAGE_STATEMENTS: weakref.WeakKeyDictionary[sa.Select[Any], _PageStatements] = (
     weakref.WeakKeyDictionary()
@@ -167,9 +169,6 @@ def _page_statements(query: sa.Select[Any]) -> _PageStatements:
             total=reusable(_count_of(query)),
         )
     return found
-
-
-_TOTAL_OVER = sa.func.count().over().label("grp_total")
 
 
 def _count_of(query: sa.Select[Any]) -> sa.Select[Any]:

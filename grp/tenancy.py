@@ -4,7 +4,9 @@ The current department lives on the SQLAlchemy session (`session.info`), set
 once per request, CLI command or job. From it:
 
 * every ORM SELECT, UPDATE and DELETE on a tenant model gets
-  `department_id = <current>` added (`do_orm_execute` + `with_loader_criteria`);
+  `department_id = <current>` added (`do_orm_execute` + `with_loader_criteria`); a
+  SELECT marked `reusable` (built once, its values bound at execution) keeps its scoped
+  form per department instead of having it built on every run;
 * every flushed insert takes the current department, and an object of another
   department (a foreign id given explicitly, or one left in the identity map)
   is refused at flush;
