@@ -1,8 +1,9 @@
 """GRP scale benchmark: 50,000 employees on PostgreSQL, measured against the targets of issue #6.
 
-    bench/run                       # everything (about 5 minutes on 2 cores)
+    bench/run                       # everything (about 8 minutes on 2 cores)
     .venv/bin/python -m bench [--employees 50000] [--largest 10000] [--documents 200]
-                              [--duration 15] [--phases seed payroll wps pdf api plans]
+                              [--duration 15] [--api-rounds 3]
+                              [--phases seed payroll wps pdf api profile plans instructions]
 
 Phases (each in its own process, so that its peak memory is its own):
 
@@ -20,10 +21,12 @@ Phases (each in its own process, so that its peak memory is its own):
   pdf      PDF payslips in two worker processes: GRP's renderer and bare WeasyPrint,
            alternately, --pdf-rounds times each (the best round of each counts)
   api      wrk, 16 connections: employee search, employee detail, me/payslips, and a
-           bare Flask endpoint reading one row, served alike by gunicorn
+           bare Flask endpoint reading one row, served alike by gunicorn; in
+           --api-rounds interleaved rounds, each endpoint's median round counts
   profile  where the time goes: compute_run and the API endpoints under cProfile, in
            process (bench/results/profile_*.txt)
   plans    EXPLAIN ANALYZE of the list, search and payslip queries (bench/results/plans.txt)
+  instructions  (only when named) CPU instructions per API request under callgrind
 
 Without `seed` the phases reuse the existing grp_bench database; `payroll` then empties
 the payroll tables first. Prints a table of the figures and the targets met, and writes
@@ -196,6 +199,7 @@ def _pdf(args: argparse.Namespace, config: BenchConfig) -> dict[str, Any]:
 
 def _api(args: argparse.Namespace, config: BenchConfig) -> dict[str, Any]:
     options = ["--duration", str(args.duration), "--connections", str(args.connections)]
+    options += ["--rounds", str(args.api_rounds)]
     if args.workers:
         options += ["--workers", str(args.workers)]
     return run_phase("bench.api_phase", options, config)
@@ -419,7 +423,8 @@ def table(results: dict[str, Any]) -> list[tuple[str, str]]:
                             if cpu
                             else ""
                         )
-                        + (f", {errors} errors" if errors else ""),
+                        + (f", {errors} errors" if errors else "")
+                        + _round_figures(a),
                     )
                 )
     if "profile" in results:
@@ -454,6 +459,15 @@ def table(results: dict[str, Any]) -> list[tuple[str, str]]:
             )
         )
     return rows
+
+
+def _round_figures(endpoint: dict[str, Any]) -> str:
+    """Every API round's throughput and p95, when there was more than one."""
+    found = endpoint.get("rounds") or []
+    if len(found) < 2:
+        return ""
+    each = ", ".join(f"{r['per_second']:.0f} req/s p95 {r['p95_ms']:.0f}" for r in found)
+    return f" (median of rounds: {each})"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -524,6 +538,9 @@ def main() -> None:
         help="earlier months of the largest department approved before the measured one",
     )
     parser.add_argument("--duration", type=int, default=15, help="seconds of wrk per endpoint")
+    parser.add_argument(
+        "--api-rounds", type=int, default=3, help="API rounds; each endpoint's median counts"
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
         "--workers", type=int, default=None, help="gunicorn workers (default: grp's)"
