@@ -467,7 +467,7 @@ def _round_figures(endpoint: dict[str, Any]) -> str:
     if len(found) < 2:
         return ""
     each = ", ".join(f"{r['per_second']:.0f} req/s p95 {r['p95_ms']:.0f}" for r in found)
-    return f" (median of rounds: {each})"
+    return f" (each round: {each})"
 
 
 def markdown(results: dict[str, Any]) -> str:
