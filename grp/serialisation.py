@@ -48,31 +48,35 @@ def _custom_access(schema: Schema, field: fields.Field, attribute: str) -> bool:
     )
 
 
-def _conversion(number: int, name: str, field: fields.Field, names: dict[str, Any]) -> str:
-    """The expression turning `v` (read from `obj`, not None) into the serialised value."""
+def _conversion(
+    number: int, name: str, field: fields.Field, names: dict[str, Any]
+) -> tuple[str, bool]:
+    """The expression turning `v` (read from `obj`) into the serialised value, and whether
+    it handles None itself (the field's own `_serialize`); the inline ones are given no None.
+    """
     kind = type(field)
     if kind is fields.String:
         names["_text"] = _text
-        return "v if v.__class__ is str else _text(v)"
+        return "v if v.__class__ is str else _text(v)", False
     if kind is fields.Integer and not field.as_string:
-        return "int(v)"
+        return "int(v)", False
     if kind in (fields.Date, fields.DateTime):
         # NaiveDateTime/AwareDateTime adjust the timezone first: their own _serialize does.
         format_function = field.SERIALIZATION_FUNCS.get(field.format or field.DEFAULT_FORMAT)
         if format_function is not None:
             names[f"c{number}"] = format_function
-            return f"c{number}(v)"
+            return f"c{number}(v)", False
     if kind is fields.Nested:
         nested = field.schema
         names[f"c{number}"] = _compiled(nested, many=nested.many or field.many)
-        return f"c{number}(v)"
+        return f"c{number}(v)", False
     if kind is fields.List and type(field.inner) is fields.Nested:
         inner = field.inner.schema
         names[f"c{number}"] = _compiled(inner, many=inner.many or field.inner.many)
         # List serialises a None item as None, not as an empty object.
-        return f"[None if item is None else c{number}(item) for item in v]"
+        return f"[None if item is None else c{number}(item) for item in v]", False
     names[f"c{number}"] = field._serialize
-    return f"c{number}(v, {name!r}, obj)"
+    return f"c{number}(v, {name!r}, obj)", True
 
 
 def _field_lines(
@@ -113,8 +117,8 @@ def _field_lines(
         names[f"d{number}"] = default
         value = f"d{number}()" if callable(default) else f"d{number}"
         rest += ["if v is missing:", f"    v = {value}"]
-    convert = _conversion(number, name, field, names)
-    if convert.startswith(f"c{number}(v, "):  # the field's own _serialize handles None
+    convert, handles_none = _conversion(number, name, field, names)
+    if handles_none:
         rest += ["if v is not missing:", f"    {store}{convert}"]
     else:
         rest += [
