@@ -28,7 +28,7 @@ from grp.module_loader import (
     parse_enabled,
     resolve_load_order,
 )
-from grp.transactions import finish_read_only, install_read_only_tracking
+from grp.transactions import engine_options, finish_read_only, install_transaction_tracking
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,12 +72,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["grp"] = state
     state.permissions.register(PLATFORM_PERMISSIONS)
 
+    # PostgreSQL: autocommit connections, transactions opened before the first write
+    # (grp/transactions.py), unless GRP_DATABASE_TRANSACTIONS says always.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        on_demand=app.config["GRP_DATABASE_TRANSACTIONS"] == "on-demand",
+    )
     db.init_app(app)
     tenancy.install_session_guards()
     install_audit_listener()
     with app.app_context():
         tenancy.install_engine_guard(db.engine)
-        install_read_only_tracking(db.engine)
+        install_transaction_tracking(db.engine)
         install_idle_ping(db.engine, app.config["GRP_DATABASE_PING_AFTER_SECONDS"])
 
     _init_auth(app)

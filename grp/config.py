@@ -17,6 +17,10 @@ class ConfigurationError(RuntimeError):
     """The settings cannot start the application."""
 
 
+#: GRP_DATABASE_TRANSACTIONS values (grp/transactions.py).
+TRANSACTION_MODES = ("on-demand", "always")
+
+
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
@@ -79,6 +83,10 @@ def load_config(
         "GRP_DATABASE_PING_AFTER_SECONDS": float(
             os.environ.get("GRP_DATABASE_PING_AFTER_SECONDS", "10")
         ),
+        # PostgreSQL: `on-demand` opens a transaction only before a statement that may
+        # write, with the department set per connection; `always` opens one for every
+        # request (for a proxy that pools by transaction). grp/transactions.py.
+        "GRP_DATABASE_TRANSACTIONS": os.environ.get("GRP_DATABASE_TRANSACTIONS", "on-demand"),
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -114,6 +122,11 @@ def load_config(
         },
     }
     config.update(overrides)
+    if config["GRP_DATABASE_TRANSACTIONS"] not in TRANSACTION_MODES:
+        raise ConfigurationError(
+            f"GRP_DATABASE_TRANSACTIONS must be one of {', '.join(TRANSACTION_MODES)}, "
+            f"not {config['GRP_DATABASE_TRANSACTIONS']!r}."
+        )
     if "SECRET_KEY" not in config:
         config["SECRET_KEY"] = _secret_key(instance, bool(config["GRP_PRODUCTION"]))
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

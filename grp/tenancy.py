@@ -14,9 +14,15 @@ once per request, CLI command or job. From it:
   unless explicitly marked as reviewed;
 * switching department expunges department-owned objects, so `session.get()` cannot hand
   back a row of the previous department without asking the database;
-* on PostgreSQL every transaction starts with `set_config('grp.department_id')`,
-  and row-level security policies (see `rls_policy_sql`) enforce the same rule
-  again for a role that does not own the tables.
+* on PostgreSQL the session's department is set on its connection
+  (`set_config('grp.department_id')`) before the first statement of every session
+  transaction, and row-level security policies (see `rls_policy_sql`) enforce the
+  same rule again for a role that does not own the tables. GRP's connections open a
+  database transaction only when a statement may write (grp/transactions.py), so the
+  setting is made for the connection, not for one transaction: the connection
+  remembers what it holds (sent again only when it differs), and one returned to
+  the pool still holding a department is cleared before anything but a session
+  runs a statement on it (`_clear_unclaimed`).
 
 Reading across departments is the single audited, read-only call
 `all_departments()`.
@@ -38,6 +44,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.util import find_tables
 
 from grp.db import TenantMixin
+from grp.transactions import outside_transaction, transaction_open
 
 DEPARTMENT_KEY = "grp_department_id"
 ALL_DEPARTMENTS_KEY = "grp_all_departments"
@@ -97,22 +104,35 @@ def is_all_departments(session: Session) -> bool:
 
 
 def _sync_database_setting(session: Session) -> None:
-    """Push the department into the open PostgreSQL transaction, if there is one."""
+    """Push the department to the session's PostgreSQL connection, if it has one."""
     if session.in_transaction():
         begun = session.info.get(_BEGUN, 0)
         connection = session.connection()
         if session.info.get(_BEGUN, 0) != begun:
             return  # the transaction started just now and `_on_begin` sent the settings
         if connection.dialect.name == "postgresql":
-            _set_config(connection, session)
+            _set_config(connection, session, may_skip=False)
 
 
 _DEPARTMENT_PARAM = "grp_department_setting"
 _ALL_DEPARTMENTS_PARAM = "grp_all_departments_setting"
+_LOCAL_PARAM = "grp_settings_local"
 _SETTINGS = (
-    sa.func.set_config("grp.department_id", sa.bindparam(_DEPARTMENT_PARAM), True),
-    sa.func.set_config("grp.all_departments", sa.bindparam(_ALL_DEPARTMENTS_PARAM), True),
+    sa.func.set_config(
+        "grp.department_id", sa.bindparam(_DEPARTMENT_PARAM), sa.bindparam(_LOCAL_PARAM)
+    ),
+    sa.func.set_config(
+        "grp.all_departments", sa.bindparam(_ALL_DEPARTMENTS_PARAM), sa.bindparam(_LOCAL_PARAM)
+    ),
 )
+#: Connection.info key (it lives as long as the database connection): the settings the
+#: connection holds for itself, beyond any transaction, as (department, all departments).
+#: Absent: none, as a new connection, which no policy lets see a row.
+_HELD = "grp_settings_held"
+_NONE_HELD = ("", "off")
+#: Connection.info key: a session has taken this connection since it left the pool (and
+#: sets its department itself); cleared when the connection goes back.
+_CLAIMED = "grp_settings_claimed"
 #: The settings statement, alone and with each set of checks, built once: a statement
 #: built afresh per transaction costs SQLAlchemy a cache-key walk every time.
 _SETTINGS_STATEMENTS: dict[tuple[Any, ...], sa.Select[Any]] = {
@@ -132,18 +152,36 @@ def _settings_statement(checks: tuple[Any, ...]) -> sa.Select[Any]:
     return statement
 
 
-def _set_config(connection: sa.Connection, session: Session) -> None:
-    department_id = session.info.get(DEPARTMENT_KEY)
+def _set_config(connection: sa.Connection, session: Session, *, may_skip: bool) -> None:
+    """Give `connection` the session's department settings.
+
+    Outside a transaction (autocommit, grp/transactions.py) they are set for the
+    connection and remembered; inside one, for that transaction only, which ends them
+    with it. `may_skip`: no transaction-local setting can be in force (a session
+    transaction is just beginning), so settings the connection already holds need not
+    be sent again.
+    """
+    wanted = (
+        str(session.info.get(DEPARTMENT_KEY) or ""),
+        "on" if is_all_departments(session) else "off",
+    )
     # Questions `set_department_checked` asks ride along in the same statement.
     checks, check_params = session.info.pop(_PENDING_CHECKS, ((), {}))
+    info = connection.info
+    if may_skip and not checks and wanted == info.get(_HELD, _NONE_HELD):
+        return
+    for_connection = outside_transaction(connection)
     row = connection.execute(
         _settings_statement(checks),
         {
-            _DEPARTMENT_PARAM: str(department_id or ""),
-            _ALL_DEPARTMENTS_PARAM: "on" if is_all_departments(session) else "off",
+            _DEPARTMENT_PARAM: wanted[0],
+            _ALL_DEPARTMENTS_PARAM: wanted[1],
+            _LOCAL_PARAM: not for_connection,
             **check_params,
         },
     ).one()
+    if for_connection:
+        info[_HELD] = wanted
     if checks:
         session.info[_CHECKS_ANSWER] = row
 
@@ -507,17 +545,48 @@ def _end_flush(session: Session, flush_context: Any) -> None:
 
 
 def _on_begin(session: Session, transaction: Any, connection: sa.Connection) -> None:
-    connection.info[_FLUSHING] = False
+    info = connection.info
+    info[_FLUSHING] = False
     session.info[_BEGUN] = session.info.get(_BEGUN, 0) + 1
     if connection.dialect.name != "postgresql":
         return
-    if session.info.get(DEPARTMENT_KEY) is None and not is_all_departments(session):
-        # Nothing to set: GRP sets both settings transaction-locally only (is_local true),
-        # so every transaction starts with them unset, which no policy lets see a row.
-        # An API request's first statement identifies the caller before the department
-        # is known; this spares it a round trip.
+    info[_CLAIMED] = True
+    # A connection that already holds what the session wants is not sent it again (a
+    # worker serving one department's pages sets it once per connection). A connection
+    # still holding another session's department is cleared even when this one has none.
+    _set_config(connection, session, may_skip=not transaction_open(connection))
+
+
+def _release_claim(dbapi_connection: Any, record: Any) -> None:
+    record.info.pop(_CLAIMED, None)
+
+
+_CLEAR_SETTINGS = (
+    "SELECT set_config('grp.department_id', '', false), "
+    "set_config('grp.all_departments', 'off', false)"
+)
+
+
+def _clear_unclaimed(
+    connection: sa.Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+) -> None:
+    """Clear a department the connection still holds from its previous user before a
+    statement that no session has set the department for (engine.connect(), a job's
+    own short transaction): it must see what a new connection would."""
+    info = connection.info
+    if info.get(_CLAIMED) or info.get(_HELD, _NONE_HELD) == _NONE_HELD:
         return
-    _set_config(connection, session)
+    # First among the engine's listeners, so this runs before a transaction is opened:
+    # it holds for the connection. (Inside one, a rollback could undo it: not noted.)
+    settled = outside_transaction(connection)
+    cursor.execute(_CLEAR_SETTINGS, prepare=False)
+    if settled:
+        info[_HELD] = _NONE_HELD
 
 
 def _guard_engine_execute(
@@ -560,9 +629,14 @@ def install_session_guards() -> None:
 
 
 def install_engine_guard(engine: Engine) -> None:
-    """Attach the connection-level guard to the application's engine (idempotent)."""
+    """Attach the connection-level guards to the application's engine (idempotent)."""
     if not event.contains(engine, "before_execute", _guard_engine_execute):
         event.listen(engine, "before_execute", _guard_engine_execute)
+    if engine.dialect.name == "postgresql" and not event.contains(
+        engine, "before_cursor_execute", _clear_unclaimed
+    ):
+        event.listen(engine, "before_cursor_execute", _clear_unclaimed, insert=True)
+        event.listen(engine, "checkin", _release_claim)
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -572,7 +646,7 @@ def rls_policy_sql(table: str) -> list[str]:
     """The statements that put a tenant table under row-level security.
 
     Rows are visible and writable only when their department is the one set for
-    the transaction; `grp.all_departments` opens reading (never writing) for the
+    the connection (or the transaction); `grp.all_departments` opens reading (never writing) for the
     audited cross-department call. FORCE applies the policies to the table owner
     too; superusers and BYPASSRLS roles are still exempt, which is why the app
     must not run as one.

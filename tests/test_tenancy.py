@@ -387,6 +387,85 @@ def test_a_transaction_after_a_departments_one_starts_with_no_department(
     db_session.rollback()
 
 
+def _setting_on(dbapi_connection) -> str:
+    """The department the database connection holds for itself, read beside the session."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT current_setting('grp.department_id', true)")
+        return cursor.fetchone()[0] or ""
+    finally:
+        cursor.close()
+
+
+@pytest.mark.postgres
+def test_the_department_is_sent_once_per_connection_not_per_transaction(
+    two_departments, db_session, sql_statements
+):
+    police, dm, police_id, dm_id = two_departments
+    set_current_department(db_session, police.id)
+    assert labels(db_session) == ["police secret"]
+    connection = db_session.connection().connection.dbapi_connection
+    db_session.commit()
+    assert labels(db_session) == ["police secret"]
+    assert db_session.connection().connection.dbapi_connection is connection
+    db_session.commit()
+    assert sum("set_config" in statement for statement in sql_statements) == 1
+
+
+@pytest.mark.postgres
+def test_a_rolled_back_write_leaves_the_connections_department(
+    two_departments, db_session, application_filter_off
+):
+    police, dm, police_id, dm_id = two_departments
+    set_current_department(db_session, police.id)
+    db_session.add(TenancyProbe(label="police draft", department_id=police.id))
+    db_session.flush()
+    db_session.rollback()
+    raw = sa.text("SELECT label FROM tenancy_probe").execution_options(**{REVIEWED: True})
+    assert list(db_session.scalars(raw)) == ["police secret"]
+
+
+@pytest.mark.postgres
+def test_a_department_switched_inside_a_write_transaction_ends_with_it(
+    two_departments, db_session, application_filter_off
+):
+    police, dm, police_id, dm_id = two_departments
+    raw = sa.text("SELECT label FROM tenancy_probe").execution_options(**{REVIEWED: True})
+    set_current_department(db_session, police.id)
+    db_session.add(TenancyProbe(label="police new", department_id=police.id))
+    db_session.flush()  # a transaction is open from here
+    connection = db_session.connection().connection.dbapi_connection
+    set_current_department(db_session, dm.id)  # for this transaction only
+    assert list(db_session.scalars(raw)) == ["dm secret"]
+    db_session.commit()
+    assert _setting_on(connection) == str(police.id)  # the transaction's setting ended
+    assert list(db_session.scalars(raw)) == ["dm secret"]  # the next one sets its own
+    assert _setting_on(connection) == str(dm.id)
+    db_session.commit()
+
+
+@pytest.mark.postgres
+def test_an_engine_connection_after_a_departments_session_holds_no_department(
+    two_departments, db_session
+):
+    """The pool hands the session's connection, still holding POLICE, to code that runs
+    a reviewed statement without a session: it must see what a new connection would."""
+    from grp.db import db
+
+    police, dm, police_id, dm_id = two_departments
+    set_current_department(db_session, police.id)
+    assert labels(db_session) == ["police secret"]
+    connection = db_session.connection().connection.dbapi_connection
+    db_session.commit()
+    db_session.close()
+    assert db.engine.pool.checkedin() == 1
+    with db.engine.connect() as engine_connection:
+        assert engine_connection.connection.dbapi_connection is connection
+        count = sa.text("SELECT count(*) FROM tenancy_probe").execution_options(**{REVIEWED: True})
+        assert engine_connection.scalar(count) == 0
+    assert _setting_on(connection) == ""
+
+
 @pytest.mark.postgres
 def test_rls_all_departments_setting_opens_reading_only(
     two_departments, db_session, create_user, application_filter_off

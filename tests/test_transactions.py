@@ -1,4 +1,7 @@
-"""Read-only requests end with COMMIT (prepared statements survive); writing ones never do."""
+"""Read-only requests end with COMMIT (prepared statements survive); writing ones never do.
+
+On PostgreSQL a transaction is opened only before a statement that may write or lock.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from sqlalchemy import event
 from grp.auth.permissions import public
 from grp.db import db, utcnow
 from grp.models import LoginThrottle
-from grp.transactions import finish_read_only
+from grp.transactions import finish_read_only, transaction_open
 
 
 @pytest.fixture
@@ -127,3 +130,121 @@ def test_statements_stay_prepared_across_read_only_requests(api_as):
         for connection in connections:
             connection.close()
     assert prepared >= 1
+
+
+# ------------------------------------------------------------ transactions on demand (PostgreSQL)
+
+
+def _open(session) -> bool:
+    return transaction_open(session.connection())
+
+
+@pytest.mark.postgres
+def test_reads_run_outside_a_transaction_and_a_write_opens_one(app, db_session):
+    db_session.scalar(sa.select(sa.func.count(LoginThrottle.username)))
+    assert not _open(db_session)
+    db_session.add(LoginThrottle(username="opened", failures=1, first_failure_at=utcnow()))
+    db_session.flush()
+    assert _open(db_session)
+    db_session.rollback()
+    assert "opened" not in stored_throttles(db_session)
+
+
+@pytest.mark.postgres
+def test_a_sessions_writes_stay_atomic(app, db_session):
+    db_session.add(LoginThrottle(username="first", failures=1, first_failure_at=utcnow()))
+    db_session.flush()
+    db_session.scalar(sa.select(sa.func.count(LoginThrottle.username)))  # a read in between
+    db_session.add(LoginThrottle(username="first", failures=2, first_failure_at=utcnow()))
+    with pytest.raises(sa.exc.IntegrityError):
+        db_session.flush()
+    db_session.rollback()
+    assert stored_throttles(db_session) == {}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "statement",
+    [
+        sa.update(LoginThrottle).values(failures=5),
+        sa.insert(LoginThrottle).from_select(
+            ["username", "failures", "first_failure_at"],
+            sa.select(sa.literal("copy"), LoginThrottle.failures, LoginThrottle.first_failure_at),
+        ),
+    ],
+    ids=["update", "insert-select"],
+)
+def test_any_statement_but_a_plain_select_opens_a_transaction(app, db_session, statement):
+    db_session.add(LoginThrottle(username="kept", failures=1, first_failure_at=utcnow()))
+    db_session.commit()
+    db_session.execute(statement)
+    assert _open(db_session)
+    db_session.rollback()
+    assert stored_throttles(db_session) == {"kept": 1}
+
+
+@pytest.mark.postgres
+def test_a_row_lock_opens_a_transaction_that_holds_it(app, db_session):
+    db_session.add(LoginThrottle(username="locked", failures=1, first_failure_at=utcnow()))
+    db_session.commit()
+    lock = sa.select(LoginThrottle.username).where(LoginThrottle.username == "locked")
+    db_session.scalar(lock.with_for_update())
+    assert _open(db_session)
+    with db.engine.connect() as other:
+        with pytest.raises(sa.exc.OperationalError, match="could not obtain lock"):
+            other.execute(lock.with_for_update(nowait=True))
+        other.rollback()
+        db_session.rollback()
+        assert other.scalar(lock.with_for_update(nowait=True)) == "locked"
+
+
+@pytest.mark.postgres
+def test_a_streamed_select_runs_in_a_transaction(app, db_session):
+    """Rows read with yield_per come through a server-side cursor, which PostgreSQL
+    refuses outside a transaction."""
+    for number in range(5):
+        db_session.add(
+            LoginThrottle(username=f"s{number}", failures=number, first_failure_at=utcnow())
+        )
+    db_session.commit()
+    streamed = db_session.execute(
+        sa.select(LoginThrottle.username).execution_options(yield_per=2)
+    ).scalars()
+    assert sorted(streamed) == ["s0", "s1", "s2", "s3", "s4"]
+    assert _open(db_session)
+    db_session.rollback()
+
+
+@pytest.mark.postgres
+def test_a_read_only_request_opens_no_transaction_and_a_writing_one_does(app, client):
+    @public
+    def reads_and_tells():
+        db.session.scalar(sa.select(sa.func.count(LoginThrottle.username)))
+        return {"open": _open(db.session)}
+
+    @public
+    def writes_and_tells():
+        db.session.add(LoginThrottle(username="told", failures=1, first_failure_at=utcnow()))
+        db.session.flush()
+        return {"open": _open(db.session)}
+
+    app.add_url_rule("/_test/reads-and-tells", view_func=reads_and_tells)
+    app.add_url_rule("/_test/writes-and-tells", view_func=writes_and_tells)
+    assert client.get("/_test/reads-and-tells").get_json() == {"open": False}
+    assert client.get("/_test/writes-and-tells").get_json() == {"open": True}
+
+
+def test_a_transaction_mode_that_does_not_exist_is_refused(tmp_path):
+    from grp.config import ConfigurationError, load_config
+
+    with pytest.raises(ConfigurationError, match="GRP_DATABASE_TRANSACTIONS"):
+        load_config(tmp_path, {"GRP_DATABASE_TRANSACTIONS": "sometimes", "SECRET_KEY": "x"})
+
+
+def test_connections_are_autocommit_only_on_demand_and_only_on_postgresql():
+    from grp.transactions import engine_options
+
+    postgres = "postgresql+psycopg://app@db/grp"
+    assert engine_options(postgres, {}, on_demand=True) == {"isolation_level": "AUTOCOMMIT"}
+    assert engine_options(postgres, {"pool_size": 3}, on_demand=False) == {"pool_size": 3}
+    assert engine_options("sqlite:///grp.sqlite3", {}, on_demand=True) == {}

@@ -56,6 +56,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from grp.db import db, utcnow
+from grp.transactions import install_transaction_tracking
 from grp.workflow.jobs.models import (
     RUN_FAILED,
     RUN_INTERRUPTED,
@@ -438,6 +439,8 @@ class SchedulerRunner:
         options = {"pool_pre_ping": True, **(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})}
         # Its own engine: APScheduler disposes of it on shutdown.
         self.engine = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"], **options)
+        # The options may make its connections autocommit (grp/transactions.py).
+        install_transaction_tracking(self.engine)
         scheduler = BackgroundScheduler(
             jobstores={"default": GrpJobStore(self.engine)},
             executors={"default": RecordingExecutor(self.app, self.max_workers)},
