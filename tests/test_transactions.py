@@ -216,6 +216,27 @@ def test_a_streamed_select_runs_in_a_transaction(app, db_session):
 
 
 @pytest.mark.postgres
+def test_a_session_asking_for_one_snapshot_gets_a_transaction_of_its_own(app, db_session):
+    """Reads that must agree with each other ask for REPEATABLE READ (README, Transactions):
+    psycopg then opens the transaction itself, and a row committed meanwhile stays unseen."""
+    count = sa.select(sa.func.count(LoginThrottle.username))
+    db_session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    assert db_session.scalar(count) == 0
+    assert _open(db_session)
+    with db.engine.begin() as other:
+        other.execute(
+            sa.insert(LoginThrottle).values(
+                username="meanwhile", failures=1, first_failure_at=utcnow()
+            )
+        )
+    assert db_session.scalar(count) == 0
+    db_session.commit()
+    assert db_session.scalar(count) == 1
+    assert not _open(db_session)  # the connection is back in autocommit mode
+    db_session.rollback()
+
+
+@pytest.mark.postgres
 def test_a_read_only_request_opens_no_transaction_and_a_writing_one_does(app, client):
     @public
     def reads_and_tells():
