@@ -584,7 +584,8 @@ def _clear_unclaimed(
     # First among the engine's listeners, so this runs before a transaction is opened:
     # it holds for the connection. (Inside one, a rollback could undo it: not noted.)
     settled = outside_transaction(connection)
-    cursor.execute(_CLEAR_SETTINGS, prepare=False)
+    # On the connection, not `cursor`: that may be a server-side cursor (yield_per).
+    cursor.connection.execute(_CLEAR_SETTINGS, prepare=False)
     if settled:
         info[_HELD] = _NONE_HELD
 
@@ -646,8 +647,8 @@ def rls_policy_sql(table: str) -> list[str]:
     """The statements that put a tenant table under row-level security.
 
     Rows are visible and writable only when their department is the one set for
-    the connection (or the transaction); `grp.all_departments` opens reading (never writing) for the
-    audited cross-department call. FORCE applies the policies to the table owner
+    the connection (or the transaction); `grp.all_departments` opens reading (never
+    writing) for the audited cross-department call. FORCE applies the policies to the table owner
     too; superusers and BYPASSRLS roles are still exempt, which is why the app
     must not run as one.
     """

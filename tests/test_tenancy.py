@@ -368,9 +368,10 @@ def test_rls_shows_nothing_when_no_department_is_set(app, two_departments):
 def test_a_transaction_after_a_departments_one_starts_with_no_department(
     two_departments, db_session, application_filter_off
 ):
-    """A transaction without a department sends no set_config (tenancy._on_begin): the
-    setting must not survive from the connection's previous transaction, even with the
-    pool handing back the very same connection."""
+    """A transaction without a department must not inherit the department of the
+    connection's previous user, even with the pool handing back the very same connection
+    (on demand the connection holds it and tenancy._on_begin clears it; always, it ended
+    with the previous transaction)."""
     police, dm, police_id, dm_id = two_departments
     raw = sa.text("SELECT label FROM tenancy_probe").execution_options(**{REVIEWED: True})
     setting = sa.text("SELECT current_setting('grp.department_id', true)").execution_options(
@@ -464,6 +465,22 @@ def test_an_engine_connection_after_a_departments_session_holds_no_department(
         count = sa.text("SELECT count(*) FROM tenancy_probe").execution_options(**{REVIEWED: True})
         assert engine_connection.scalar(count) == 0
     assert _setting_on(connection) == ""
+
+
+@pytest.mark.postgres
+def test_a_streamed_read_on_such_a_connection_is_cleared_first(two_departments, db_session):
+    from grp.db import db
+
+    police, dm, police_id, dm_id = two_departments
+    set_current_department(db_session, police.id)
+    assert labels(db_session) == ["police secret"]
+    db_session.commit()
+    db_session.close()
+    with db.engine.connect() as engine_connection:
+        rows = engine_connection.execution_options(yield_per=1).execute(
+            sa.text("SELECT label FROM tenancy_probe").execution_options(**{REVIEWED: True})
+        )
+        assert list(rows) == []
 
 
 @pytest.mark.postgres
