@@ -155,7 +155,8 @@ def finish_read_only(session: Session | scoped_session) -> bool:
     """Commit the session's transaction if it only read; True when it did.
 
     Anything else (no transaction, a write, a failed commit) is left for the
-    session's close to roll back.
+    session's close to roll back; so is a read-only one that opened no database
+    transaction (on demand), whose rollback psycopg does not even send.
     """
     real = session() if isinstance(session, scoped_session) else session
     if not real.in_transaction() or real.new or real.dirty or real.deleted:
@@ -164,6 +165,11 @@ def finish_read_only(session: Session | scoped_session) -> bool:
     if connection is None or connection.closed or not connection.in_transaction():
         return False  # nothing was sent to the database in this transaction
     if connection.info.get(WROTE, True):
+        return False
+    if connection.dialect.name == "postgresql" and outside_transaction(connection):
+        # On demand: no database transaction was opened, so there is none to end, and
+        # the session's close (a rollback psycopg does not send) keeps the prepared
+        # statements as well. A commit through the session would only cost time.
         return False
     try:
         real.commit()
