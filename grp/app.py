@@ -222,7 +222,8 @@ def _install_request_hooks(app: Flask) -> None:
     def _end(exc: BaseException | None) -> None:
         # Requests commit explicitly in views; anything left open is rolled back, except
         # a transaction that only read, which commits so PostgreSQL keeps its prepared
-        # statements (grp/transactions.py).
+        # statements (on PostgreSQL by default such a request opened no database
+        # transaction at all: grp/transactions.py).
         if exc is not None:
             db.session.rollback()
         else:
