@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from grp.api import PaginationQuerySchema
 from grp.money import CENT, MoneyError, to_decimal
+from grp.serialisation import FastDumpSchema
 from modules.hr.models import (
     CONTRACT_TYPES,
     DOCUMENT_TYPES,
@@ -164,7 +165,9 @@ class ContractSchema(Schema):
 # --------------------------------------------------------------------------- employees
 
 
-class EmployeeSchema(Schema):
+class EmployeeSchema(FastDumpSchema):
+    """An employee as the API answers it, dumped by a compiled plan (grp/serialisation.py)."""
+
     id = fields.Integer()
     employee_no = fields.String()
     name_en = fields.String()
