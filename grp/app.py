@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, render_template, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from grp import tenancy
@@ -50,6 +51,20 @@ class GrpState:
         return render_template(template, error=error, code=code), code
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building a signer for a request with no cookie.
+
+    API clients send a bearer token and no session cookie; Flask would still build the
+    cookie's serializer (key derivation set-up included) for every such request only to
+    find nothing to verify.
+    """
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the GRP app; `config` overrides settings read from the environment."""
     instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get(
@@ -62,6 +77,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "grp" / "static"),
     )
     app.config.update(load_config(app.instance_path, config))
+    app.session_interface = CookieSessions()
     # API answers keep the schemas' field order (readable, and no sort per object) and
     # carry Arabic as UTF-8 rather than \u escapes (a third the bytes per letter);
     # orjson writes them (grp/json_provider.py).
@@ -198,14 +214,20 @@ def _install_request_hooks(app: Flask) -> None:
                 return  # bearer tokens are not sent by browsers on their own
         csrf.protect()
 
+    defaults = list(SECURITY_HEADERS.items())
+    if app.config["GRP_PRODUCTION"]:
+        defaults.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    defaults_by_key = [(name.lower(), name, value) for name, value in defaults]
+
     @app.after_request
     def _headers(response: Any) -> Any:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if app.config["GRP_PRODUCTION"]:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+        # A view may have set one of them itself; that one stays. One pass over the
+        # response's few headers, not one case-insensitive search per default.
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        for key, name, value in defaults_by_key:
+            if key not in present:
+                headers.add(name, value)
         if request.path.startswith("/api/v1/docs"):
             # Swagger UI needs inline script for its bootstrap.
             response.headers["Content-Security-Policy"] = SECURITY_HEADERS[

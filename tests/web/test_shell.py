@@ -219,6 +219,34 @@ def test_pages_carry_security_headers(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_every_response_gets_the_security_headers_once(client, tmp_path):
+    from grp.app import SECURITY_HEADERS, create_app
+
+    for response in (client.get("/login"), client.get("/api/v1/no-such-thing")):
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers.getlist(name) == [value], (response.request.path, name)
+        assert "Strict-Transport-Security" not in response.headers  # development: plain HTTP
+    production = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+            "SECRET_KEY": "x" * 32,
+            "INSTANCE_PATH": str(tmp_path),
+            "GRP_PRODUCTION": True,
+            "SESSION_COOKIE_SECURE": True,
+        }
+    )
+
+    @production.get("/framed")
+    def framed():  # a view that sets one of the headers itself keeps its own value
+        return "ok", 200, {"x-frame-options": "SAMEORIGIN"}
+
+    response = production.test_client().get("/framed")
+    assert response.status_code == 200
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_session_cookie_is_http_only_and_same_site_lax(client, create_user):
     from grp.testing.plugin import TEST_PASSWORD
 
