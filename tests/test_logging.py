@@ -179,6 +179,44 @@ def test_ordinary_text_survives_scrubbing() -> None:
     assert scrub(text) == text
 
 
+def test_text_the_quick_check_passes_over_needs_no_scrubbing() -> None:
+    """`scrub` skips text `_WORTH_SCRUBBING` does not match: the scrubbers agree on it."""
+    import random
+
+    from grp.logging import _SCRUBBERS, _WORTH_SCRUBBING
+
+    pieces = [
+        *"0123456789,. =:'\"/-_&}aAdDhHsS",
+        "grp_",
+        "Grp_",
+        "bearer ",
+        "password",
+        "passwd",
+        "PWD",
+        "secret",
+        "token",
+        "authorization",
+        "api-key",
+        "apikey",
+        "cookie",
+        "AED ",
+        "Dhs.",
+        "dh",
+        "/api/v1/hr/employees/",
+        "GET ",
+    ]
+    chance = random.Random(6)
+    skipped = 0
+    for _ in range(20000):
+        text = "".join(chance.choice(pieces) for _ in range(chance.randint(1, 12)))
+        full = text
+        for pattern, replacement in _SCRUBBERS:
+            full = pattern.sub(replacement, full)
+        assert scrub(text) == full, text
+        skipped += _WORTH_SCRUBBING.search(text) is None
+    assert skipped > 1000  # the check did pass over text, and it was right to
+
+
 def test_exceptions_and_extras_are_scrubbed_too(json_log: JsonLines) -> None:
     token = "grp_" + secrets.token_urlsafe(32)
     logger = logging.getLogger("grp.test")
