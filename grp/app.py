@@ -18,6 +18,7 @@ from grp.auth.callers import CallerCache
 from grp.auth.permissions import PLATFORM_PERMISSIONS, PermissionRegistry
 from grp.config import load_config
 from grp.connections import install_idle_ping
+from grp.descriptions import install_lazy_descriptions
 from grp.errors import ValidationError
 from grp.extensions import api, csrf, db, login_manager
 from grp.json_provider import GrpJSONProvider
@@ -99,6 +100,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     tenancy.install_session_guards()
     install_audit_listener()
     with app.app_context():
+        install_lazy_descriptions(db.engine)
         tenancy.install_engine_guard(db.engine)
         install_transaction_tracking(db.engine)
         install_idle_ping(db.engine, app.config["GRP_DATABASE_PING_AFTER_SECONDS"])
