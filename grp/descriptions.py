@@ -69,7 +69,7 @@ class LazyDescription(Sequence[Any]):
         return self._built()[index]
 
     def __len__(self) -> int:
-        if self._columns is None and self._result is not None:
+        if self._result is not None:  # not built yet: the result knows its field count
             return self._result.pgresult.nfields
         return len(self._built())
 

@@ -13,8 +13,15 @@ COLUMNS = (
 )
 
 
-def _raw(app):
-    return db.engine.raw_connection()
+@pytest.fixture
+def raw_connection(app):
+    """A pooled DBAPI connection of the app's engine, rolled back and returned after."""
+    connection = db.engine.raw_connection()
+    try:
+        yield connection
+    finally:
+        connection.rollback()
+        connection.close()
 
 
 @pytest.mark.postgres
@@ -40,50 +47,40 @@ def test_without_those_internals_the_engine_keeps_psycopg_cursor(app, monkeypatc
 
 
 @pytest.mark.postgres
-def test_app_connections_get_the_lazy_cursor_and_it_describes_as_psycopg_does(app):
+def test_app_connections_get_the_lazy_cursor_and_it_describes_as_psycopg_does(raw_connection):
     import psycopg
 
-    connection = _raw(app)
-    try:
-        lazy = connection.cursor()
-        assert type(lazy).__name__ == "LazyDescriptionCursor"
-        lazy.execute(COLUMNS)
-        described = lazy.description
-        assert isinstance(described, LazyDescription)
-        plain = psycopg.Cursor(connection.driver_connection)
-        plain.execute(COLUMNS)
-        expected = plain.description
-        assert len(described) == 4
-        assert [tuple(c) for c in described] == [tuple(c) for c in expected]
-        assert [c.name for c in described] == ["one", "label", "at", "n"]
-        assert described[1].internal_size == expected[1].internal_size
-        assert [c.type_display for c in described[2:]] == [c.type_display for c in expected[2:]]
-        assert lazy.fetchone()[0] == 1
-        plain.close()
-        lazy.close()
-    finally:
-        connection.rollback()
-        connection.close()
+    lazy = raw_connection.cursor()
+    assert type(lazy).__name__ == "LazyDescriptionCursor"
+    lazy.execute(COLUMNS)
+    described = lazy.description
+    assert isinstance(described, LazyDescription)
+    plain = psycopg.Cursor(raw_connection.driver_connection)
+    plain.execute(COLUMNS)
+    expected = plain.description
+    assert len(described) == 4
+    assert [tuple(c) for c in described] == [tuple(c) for c in expected]
+    assert [c.name for c in described] == ["one", "label", "at", "n"]
+    assert described[1].internal_size == expected[1].internal_size
+    assert [c.type_display for c in described[2:]] == [c.type_display for c in expected[2:]]
+    assert lazy.fetchone()[0] == 1
+    plain.close()
+    lazy.close()
 
 
 @pytest.mark.postgres
-def test_a_description_stays_with_its_result_after_the_cursor_moves_on(app):
-    connection = _raw(app)
-    try:
-        cursor = connection.cursor()
-        cursor.execute("SELECT 1 AS first_one")
-        first = cursor.description  # not read yet
-        cursor.execute("SELECT 2 AS a, 3 AS b")
-        assert [c.name for c in first] == ["first_one"]
-        assert [c.name for c in cursor.description] == ["a", "b"]
-        cursor.execute("SET LOCAL statement_timeout = 0")  # no rows: no description
-        assert cursor.description is None
-        cursor.execute("SELECT WHERE false")  # no columns, but a result of rows
-        assert cursor.description is not None and len(cursor.description) == 0
-        cursor.close()
-    finally:
-        connection.rollback()
-        connection.close()
+def test_a_description_stays_with_its_result_after_the_cursor_moves_on(raw_connection):
+    cursor = raw_connection.cursor()
+    cursor.execute("SELECT 1 AS first_one")
+    first = cursor.description  # not read yet
+    cursor.execute("SELECT 2 AS a, 3 AS b")
+    assert [c.name for c in first] == ["first_one"]
+    assert [c.name for c in cursor.description] == ["a", "b"]
+    cursor.execute("SET LOCAL statement_timeout = 0")  # no rows: no description
+    assert cursor.description is None
+    cursor.execute("SELECT WHERE false")  # no columns, but a result of rows
+    assert cursor.description is not None and len(cursor.description) == 0
+    cursor.close()
 
 
 @pytest.mark.postgres
