@@ -25,6 +25,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
 from grp.db import db
+from grp.driver_rows import run_reusable_rows
 from grp.serialisation import FastDumpSchema
 from grp.tenancy import reusable
 
@@ -200,36 +201,47 @@ def paginate(
     """
     offset = (page - 1) * per_page
     session = db.session
+    # A page is a list of rows: column mappings (`rows`) or the first column's values,
+    # with the count of all rows in the last column where the statement carries it.
     if params is not None:
         reused = _page_statements(query)
         values = {**params, _LIMIT: per_page, _OFFSET: offset}
 
-        def page_rows(*, with_total: bool) -> Sequence[sa.Row[Any]]:
+        def page_rows(*, with_total: bool) -> tuple[list[Any], int | None]:
             statement = reused.with_total if with_total else reused.page
-            return session.execute(statement, values).all()
+            if rows:
+                # Straight from the driver where it can be (grp/driver_rows.py): the same
+                # values, without SQLAlchemy's per-statement and per-row work.
+                found = run_reusable_rows(session, statement, values)
+                if found is not None:
+                    keys, driver_rows = found
+                    items = [dict(zip(keys, row, strict=True)) for row in driver_rows]
+                    return items, (driver_rows[0][-1] if with_total and driver_rows else None)
+            return split(session.execute(statement, values).all(), with_total=with_total)
 
         def count() -> int | None:
             return session.scalar(reused.total, params)
 
     else:
 
-        def page_rows(*, with_total: bool) -> Sequence[sa.Row[Any]]:
+        def page_rows(*, with_total: bool) -> tuple[list[Any], int | None]:
             statement = query.add_columns(_TOTAL_OVER) if with_total else query
-            return session.execute(statement.limit(per_page).offset(offset)).all()
+            found = session.execute(statement.limit(per_page).offset(offset)).all()
+            return split(found, with_total=with_total)
 
         def count() -> int | None:
             return session.scalar(_count_of(query))
 
-    def items_of(result: Sequence[sa.Row[Any]]) -> list[Any]:
-        return [row._mapping for row in result] if rows else [row[0] for row in result]
+    def split(result: Sequence[sa.Row[Any]], *, with_total: bool) -> tuple[list[Any], int | None]:
+        items = [row._mapping for row in result] if rows else [row[0] for row in result]
+        return items, (result[0][-1] if with_total and result else None)
 
     if narrow:
-        found = page_rows(with_total=True)
-        if found or page == 1:
-            total = found[0][-1] if found else 0
-            return {"items": items_of(found), "total": total, "page": page, "per_page": per_page}
+        items, total = page_rows(with_total=True)
+        if items or page == 1:
+            return {"items": items, "total": total or 0, "page": page, "per_page": per_page}
         # Past the last page: the rows are not there to carry the count.
         return {"items": [], "total": count() or 0, "page": page, "per_page": per_page}
     total = count()
-    items = items_of(page_rows(with_total=False))
+    items, _ = page_rows(with_total=False)
     return {"items": items, "total": total or 0, "page": page, "per_page": per_page}

@@ -436,6 +436,27 @@ def _scoped(statement: Any, department_id: int, reused: bool) -> Any:
     return scoped
 
 
+def scoped_reusable(session: Session | scoped_session, statement: Any) -> Any | None:
+    """The form of reusable SELECT `statement` the session runs for its current department.
+
+    The statement `_scope_orm_execute` would send, for code that runs it on the driver
+    (grp/driver_rows.py). None when the session reads across all departments or acts
+    for none, or the statement is not a reusable ORM SELECT: run it through the session.
+    """
+    session = _real(session)
+    department_id = session.info.get(DEPARTMENT_KEY)
+    if (
+        department_id is None
+        or is_all_departments(session)
+        or not statement._execution_options.get(REUSED)
+        or statement._execution_options.get(REVIEWED)
+        or statement._propagate_attrs.get("compile_state_plugin") != "orm"
+        or not isinstance(statement, sa.Select)
+    ):
+        return None
+    return _scoped(statement, department_id, True)
+
+
 def _scope_orm_execute(state: ORMExecuteState) -> None:
     session = state.session
     statement = state.statement

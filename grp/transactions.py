@@ -58,7 +58,7 @@ _LOCKING_CLAUSES = ("FOR UPDATE", "FOR NO KEY UPDATE", "FOR SHARE", "FOR KEY SHA
 _ROW_LOCK = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
 
 
-def _locks_rows(statement: str, context: Any) -> bool:
+def locks_rows(statement: str, context: Any) -> bool:
     compiled = getattr(context, "compiled", None)
     if compiled is not None and not isinstance(compiled.statement, TextClause):
         # Substring tests: the regular expression cost 25 us on every SELECT.
@@ -113,7 +113,7 @@ def _note_statement_and_begin(
     if (
         driver_connection.autocommit
         and driver_connection.info.transaction_status == TransactionStatus.IDLE
-        and (not reads or isinstance(cursor, ServerCursor) or _locks_rows(statement, context))
+        and (not reads or isinstance(cursor, ServerCursor) or locks_rows(statement, context))
     ):
         # The statement may write or lock, or streams its rows through a server-side
         # cursor (which lives in a transaction): from here on, an ordinary transaction.

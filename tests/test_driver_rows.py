@@ -1,0 +1,127 @@
+"""Reusable SELECTs run on the driver read what the session reads, scoped the same way."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from grp import driver_rows
+from grp.auth import services
+from grp.driver_rows import run_reusable_rows
+from grp.tenancy import department_context, reusable, set_current_department
+from grp.testing.probe import TenancyProbe
+
+LABELS = reusable(
+    sa.select(TenancyProbe.id, TenancyProbe.label, TenancyProbe.department_id)
+    .where(TenancyProbe.label != sa.bindparam("unwanted", type_=sa.String))
+    .order_by(TenancyProbe.id)
+)
+
+
+@pytest.fixture
+def probes(departments, db_session):
+    """Two rows in POLICE and one in DM; returns (police, dm)."""
+    police, dm = departments["POLICE"], departments["DM"]
+    for department, labels in ((police, ["p1", "p2"]), (dm, ["d1"])):
+        with department_context(db_session, department.id):
+            db_session.add_all(TenancyProbe(label=label) for label in labels)
+            db_session.commit()
+    return police, dm
+
+
+def by_session(db_session, statement, values) -> tuple[tuple[str, ...], list[list]]:
+    result = db_session.execute(statement, values)
+    return tuple(result.keys()), [list(row) for row in result]
+
+
+@pytest.mark.postgres
+def test_rows_are_the_sessions_for_each_department_with_the_values_given(probes, db_session):
+    police, dm = probes
+    set_current_department(db_session, police.id)
+    found = run_reusable_rows(db_session, LABELS, {"unwanted": "p2"})
+    assert found == by_session(db_session, LABELS, {"unwanted": "p2"})
+    assert [row[1:] for row in found[1]] == [["p1", police.id]]
+    # Values are those of this run, not of the run that compiled the plan.
+    assert [row[1] for row in run_reusable_rows(db_session, LABELS, {"unwanted": "x"})[1]] == [
+        "p1",
+        "p2",
+    ]
+    set_current_department(db_session, dm.id)
+    assert run_reusable_rows(db_session, LABELS, {"unwanted": "x"})[1] == [
+        [row[0], "d1", dm.id] for row in by_session(db_session, LABELS, {"unwanted": "x"})[1]
+    ]
+
+
+@pytest.mark.postgres
+def test_row_level_security_applies_to_it(probes, db_session, app):
+    """Without the application's criteria the database still shows one department only."""
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    unscoped = sa.select(TenancyProbe.label).execution_options(grp_tenancy_reviewed=True)
+    plan = driver_rows._plan_for(unscoped, db_session.connection().dialect, {})
+    rows = driver_rows._execute(db_session.connection(), plan, dict(plan.constants))
+    assert sorted(row[0] for row in rows) == ["p1", "p2"]
+
+
+@pytest.mark.postgres
+def test_across_departments_or_for_none_it_is_left_to_the_session(probes, db_session, create_user):
+    admin = create_user("root", roles=[("DM", "system_admin")])
+    with services.read_across_departments(db_session, admin, "headcount"):
+        assert run_reusable_rows(db_session, LABELS, {"unwanted": "x"}) is None
+    db_session.rollback()
+    set_current_department(db_session, None)
+    assert run_reusable_rows(db_session, LABELS, {"unwanted": "x"}) is None
+
+
+@pytest.mark.postgres
+def test_statements_it_does_not_handle_are_left_to_the_session(probes, db_session):
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    locking = reusable(sa.select(TenancyProbe.label).with_for_update())
+    assert run_reusable_rows(db_session, locking, {}) is None
+    not_reusable = sa.select(TenancyProbe.label)
+    assert run_reusable_rows(db_session, not_reusable, {}) is None
+    # A list of the caller's would change the SQL with its length.
+    expanding = reusable(
+        sa.select(TenancyProbe.label).where(
+            TenancyProbe.label.in_(sa.bindparam("labels", expanding=True))
+        )
+    )
+    assert run_reusable_rows(db_session, expanding, {"labels": ["p1"]}) is None
+    assert db_session.scalars(expanding, {"labels": ["p1"]}).all() == ["p1"]
+
+
+@pytest.mark.postgres
+def test_the_engines_listeners_see_the_statement(probes, db_session, sql_statements):
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    sql_statements.clear()
+    run_reusable_rows(db_session, LABELS, {"unwanted": "x"})
+    assert len(sql_statements) == 1
+    assert "tenancy_probe" in sql_statements[0]
+
+
+@pytest.mark.postgres
+def test_a_driver_error_is_left_to_the_session_and_raised_as_sqlalchemys(probes, db_session):
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    numbered = reusable(
+        sa.select(TenancyProbe.label).where(
+            TenancyProbe.id == sa.bindparam("probe_id", type_=sa.Integer)
+        )
+    )
+    assert run_reusable_rows(db_session, numbered, {"probe_id": "not a number"}) is None
+    with pytest.raises(sa.exc.DBAPIError):
+        db_session.execute(numbered, {"probe_id": "not a number"}).all()
+    db_session.rollback()
+    # The connection is still usable for the next statement.
+    set_current_department(db_session, police.id)
+    assert len(run_reusable_rows(db_session, LABELS, {"unwanted": "x"})[1]) == 2
+
+
+def test_other_drivers_are_left_to_the_session(probes, db_session):
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    if db_session.connection().dialect.driver == "psycopg":
+        pytest.skip("SQLite only")
+    assert run_reusable_rows(db_session, LABELS, {"unwanted": "x"}) is None
