@@ -25,7 +25,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import HTTPException
 
 from grp.db import db
-from grp.driver_rows import run_reusable_rows
+from grp.driver_rows import reusable_mappings
 from grp.serialisation import FastDumpSchema
 from grp.tenancy import reusable
 
@@ -210,13 +210,10 @@ def paginate(
         def page_rows(*, with_total: bool) -> tuple[list[Any], int | None]:
             statement = reused.with_total if with_total else reused.page
             if rows:
-                # Straight from the driver where it can be (grp/driver_rows.py): the same
-                # values, without SQLAlchemy's per-statement and per-row work.
-                found = run_reusable_rows(session, statement, values)
-                if found is not None:
-                    keys, driver_rows = found
-                    items = [dict(zip(keys, row, strict=True)) for row in driver_rows]
-                    return items, (driver_rows[0][-1] if with_total and driver_rows else None)
+                # From the driver where it can be (grp/driver_rows.py): the same values
+                # without SQLAlchemy's per-statement and per-row work.
+                items = reusable_mappings(session, statement, values)
+                return items, (items[0][_TOTAL_OVER.name] if with_total and items else None)
             return split(session.execute(statement, values).all(), with_total=with_total)
 
         def count() -> int | None:

@@ -161,6 +161,21 @@ def run_reusable_rows(
     return None if rows is None else (plan.keys, rows)
 
 
+def reusable_mappings(
+    session: Session, statement: sa.Select[Any], values: Mapping[str, Any]
+) -> list[Mapping[str, Any]]:
+    """The rows of reusable `statement` with `values`, each a mapping by column key.
+
+    From the driver where `run_reusable_rows` can (dicts), else through the session
+    (its RowMappings): the same keys and values either way.
+    """
+    found = run_reusable_rows(session, statement, values)
+    if found is None:
+        return list(session.execute(statement, values).mappings())
+    keys, rows = found
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
 def _execute(
     connection: sa.Connection, plan: _Plan, parameters: dict[str, Any]
 ) -> list[list[Any]] | None:

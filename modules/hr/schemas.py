@@ -203,7 +203,8 @@ class EmployeeSchema(FastDumpSchema):
 
 
 class EmployeeListItemSchema(EmployeeSchema):
-    """An employee of a list page, dumped from a row (`employee_list_rows`)."""
+    """An employee dumped from a row (`employee_list_rows`, `find_employee_row`): the
+    items of a list page, and an employee's detail. The same fields as EmployeeSchema."""
 
     grade = fields.Integer()
 

@@ -77,8 +77,31 @@ def test_the_search_answers_the_same_json_either_way(employees, api_as, monkeypa
         "/api/v1/hr/employees?q=nobody",
     ]
     driven = [officer.get(path).get_json() for path in paths]
-    monkeypatch.setattr("grp.api.run_reusable_rows", lambda *args: None)
+    monkeypatch.setattr("grp.driver_rows.run_reusable_rows", lambda *args: None)
     through_session = [officer.get(path).get_json() for path in paths]
     assert driven == through_session
     assert [answer["total"] for answer in driven] == [5, 2, 1, 0]
     assert all(item["name_en"].startswith("Test Person") for item in driven[0]["items"])
+
+
+@pytest.mark.postgres
+def test_an_employees_detail_answers_the_same_json_either_way(
+    employees, api_as, create_user, make_employee, monkeypatch
+):
+    officer = api_as("hr_officer", "POLICE")
+    someone = api_as("employee", "POLICE")
+    mine = make_employee(number=7, contract=None, user_id=someone.user.id)
+    ids = [row["id"] for row in officer.get("/api/v1/hr/employees").get_json()["items"]]
+    paths = [f"/api/v1/hr/employees/{i}" for i in [*ids, 999_999]]
+
+    def answers() -> list[tuple[int, object]]:
+        found = [(a.status_code, a.get_json()) for a in map(officer.get, paths)]
+        # Self-service: one's own record, and 404 for a colleague's.
+        found += [(a.status_code, a.get_json()) for a in map(someone.get, paths[-3:])]
+        return found
+
+    driven = answers()
+    monkeypatch.setattr("grp.driver_rows.run_reusable_rows", lambda *args: None)
+    assert driven == answers()
+    assert [status for status, _ in driven] == [200] * 6 + [404, 404, 200, 404]
+    assert driven[-2][1]["id"] == mine and driven[-2][1]["grade"] == 8
