@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from grp import driver_rows
+from grp import driver
 from grp.auth import services
 from grp.driver_rows import run_reusable_rows
 from grp.tenancy import department_context, reusable, set_current_department
@@ -58,8 +58,8 @@ def test_row_level_security_applies_to_it(probes, db_session, app):
     police, _ = probes
     set_current_department(db_session, police.id)
     unscoped = sa.select(TenancyProbe.label).execution_options(grp_tenancy_reviewed=True)
-    plan = driver_rows._plan_for(unscoped, db_session.connection().dialect, {})
-    rows = driver_rows._execute(db_session.connection(), plan, dict(plan.constants))
+    plan = driver._plan_for(unscoped, db_session.connection().dialect, {})
+    rows = driver._execute(db_session.connection(), plan, dict(plan.constants))
     assert sorted(row[0] for row in rows) == ["p1", "p2"]
 
 
@@ -125,3 +125,32 @@ def test_other_drivers_are_left_to_the_session(probes, db_session):
     if db_session.connection().dialect.driver == "psycopg":
         pytest.skip("SQLite only")
     assert run_reusable_rows(db_session, LABELS, {"unwanted": "x"}) is None
+
+
+@pytest.mark.postgres
+def test_the_department_setting_with_a_callers_checks_runs_on_the_driver(
+    departments, db_session, create_user
+):
+    """The statement every request sends: on the driver, the same answers as SQLAlchemy's."""
+    from datetime import UTC, datetime
+
+    from grp import tenancy
+    from grp.auth.callers import TOKEN_CHECKS
+
+    user = create_user("checked", roles=[("POLICE", "hr_officer")])
+    statement = tenancy._settings_statement(TOKEN_CHECKS)
+    values = {
+        "grp_department_setting": str(departments["POLICE"].id),
+        "grp_all_departments_setting": "off",
+        "grp_settings_local": True,
+        "grp_caller_user_id": user.id,
+        "grp_caller_token_id": 0,
+        "grp_caller_now": datetime.now(UTC),
+    }
+    connection = db_session.connection()
+    keys, rows = driver.run_on_driver(connection, statement, values)
+    expected = connection.execute(statement, values).one()._mapping
+    assert dict(zip(keys, rows[0], strict=True)) == dict(expected)
+    assert dict(expected)["assignment_count"] == 1
+    assert dict(expected)["token_valid"] is False
+    db_session.rollback()

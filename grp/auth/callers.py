@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -76,15 +77,15 @@ class CachedCaller:
         params[_NOW.key] = now
         return TOKEN_CHECKS, params
 
-    def still_current(self, row: sa.Row[Any]) -> bool:
-        """Whether the answers of `checks` match what was loaded."""
+    def still_current(self, answers: Mapping[str, Any]) -> bool:
+        """Whether the answers of `checks` (by their labels) match what was loaded."""
         found = Fingerprint(
-            token_valid=bool(row.token_valid),
-            user_updated_at=row.user_updated_at,
-            assignment_count=int(row.assignment_count or 0),
-            assignment_id_sum=int(row.assignment_id_sum or 0),
-            assignments_updated_at=row.assignments_updated_at,
-            departments_updated_at=row.departments_updated_at,
+            token_valid=bool(answers["token_valid"]),
+            user_updated_at=answers["user_updated_at"],
+            assignment_count=int(answers["assignment_count"] or 0),
+            assignment_id_sum=int(answers["assignment_id_sum"] or 0),
+            assignments_updated_at=answers["assignments_updated_at"],
+            departments_updated_at=answers["departments_updated_at"],
         )
         return found == self.fingerprint
 
