@@ -74,6 +74,8 @@ def _plan_for(statement: Any, dialect: sa.Dialect, values: Mapping[str, Any]) ->
     compiled = statement.compile(dialect=dialect)
     if compiled.positional or compiled.escaped_bind_names:
         return None
+    if any(bind.callable is not None for bind in compiled.bind_names):
+        return None  # a value computed at each execution cannot be fixed in the plan
     given_binds = {bind: name for bind, name in compiled.bind_names.items() if bind.key in values}
     if any(bind in compiled.post_compile_params for bind in given_binds):
         return None  # a list of the caller's would change the SQL with its length

@@ -154,3 +154,15 @@ def test_the_department_setting_with_a_callers_checks_runs_on_the_driver(
     assert dict(expected)["assignment_count"] == 1
     assert dict(expected)["token_valid"] is False
     db_session.rollback()
+
+
+@pytest.mark.postgres
+def test_a_value_computed_at_each_run_is_not_fixed_in_a_plan(probes, db_session):
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    computed = reusable(
+        sa.select(TenancyProbe.label).where(
+            TenancyProbe.label == sa.bindparam("wanted", callable_=lambda: "p1", type_=sa.String)
+        )
+    )
+    assert run_reusable_rows(db_session, computed, {}) is None
