@@ -697,19 +697,8 @@ def find_employee(
     Officers with `hr.employee.read` see every employee of the department;
     anyone else only the employee record linked to their own user.
     """
-    values = {"grp_employee_id": employee_id}
-    if not may_read_all:
-        values["grp_reader_id"] = reader_id
-    return session.scalar(_employee_statement(may_read_all), values)
-
-
-@functools.cache
-def _employee_statement(may_read_all: bool) -> sa.Select:
-    """`find_employee`'s statement, built once (an employee's detail is a busy request)."""
-    query = sa.select(Employee).where(Employee.id == sa.bindparam("grp_employee_id"))
-    if not may_read_all:
-        query = query.where(Employee.user_id == sa.bindparam("grp_reader_id"))
-    return reusable(query)
+    values = _readable_values(employee_id, reader_id, may_read_all)
+    return session.scalar(_employee_statement(may_read_all, rows=False), values)
 
 
 def find_employee_row(
@@ -719,18 +708,26 @@ def find_employee_row(
 
     An employee's detail is among the busiest requests, and answering it needs no
     Employee object: the row (read on the driver where it can be, grp/driver_rows.py)
-    costs a fraction of loading one. Same reader rule as `find_employee`.
+    costs less than loading one. Same reader rule as `find_employee`.
     """
-    values = {"grp_employee_id": employee_id}
-    if not may_read_all:
-        values["grp_reader_id"] = reader_id
-    rows = reusable_mappings(session, _employee_row_statement(may_read_all), values)
+    values = _readable_values(employee_id, reader_id, may_read_all)
+    rows = reusable_mappings(session, _employee_statement(may_read_all, rows=True), values)
     return rows[0] if rows else None
 
 
+def _readable_values(employee_id: int, reader_id: int, may_read_all: bool) -> dict[str, int]:
+    values = {"grp_employee_id": employee_id}
+    if not may_read_all:
+        values["grp_reader_id"] = reader_id
+    return values
+
+
 @functools.cache
-def _employee_row_statement(may_read_all: bool) -> sa.Select:
-    query = _list_rows_base().where(Employee.id == sa.bindparam("grp_employee_id"))
+def _employee_statement(may_read_all: bool, *, rows: bool) -> sa.Select:
+    """The statement of `find_employee` (or, `rows`, `find_employee_row`), built once:
+    the employee, and unless the reader may read all, only their own record."""
+    query = _list_rows_base() if rows else sa.select(Employee)
+    query = query.where(Employee.id == sa.bindparam("grp_employee_id"))
     if not may_read_all:
         query = query.where(Employee.user_id == sa.bindparam("grp_reader_id"))
     return reusable(query)
