@@ -21,6 +21,14 @@ What stays the same as through SQLAlchemy:
   statement through SQLAlchemy, so that an error is SQLAlchemy's, wrapped and handled
   (a broken connection invalidated) as always.
 
+A statement can also be given to a connection to **ride along** with its next one
+(`ride_along`): when that one runs here, both go to PostgreSQL in one round trip
+(psycopg's pipeline mode) and the rider's rows reach its callback first; before a
+statement run through SQLAlchemy it is sent on its own (`send_rider`, from an engine
+listener grp/tenancy.py installs, which also forgets a rider when its connection goes
+back to the pool). The request's department setting and its caller's checks ride
+along so (grp/auth/context.py): one round trip fewer for a request that only reads.
+
 Only statements that start with SELECT and lock nothing, with unique column keys, on a
 driver with named parameters (psycopg); anything else answers None. The statement must
 be complete as given: nothing scopes it here (department-owned rows: grp/driver_rows.py
@@ -111,6 +119,54 @@ def _plan_for(statement: Any, dialect: sa.Dialect, values: Mapping[str, Any]) ->
     )
 
 
+#: Connection.info key: a statement to send ahead of the connection's next one, in the
+#: same round trip (`ride_along`).
+_RIDER = "grp_driver_rider"
+
+OnRows = Callable[[tuple[str, ...], list[list[Any]]], None]
+
+
+@dataclass(frozen=True)
+class _Rider:
+    statement: Any
+    values: Mapping[str, Any]
+    on_rows: OnRows
+
+
+def ride_along(
+    connection: sa.Connection, statement: Any, values: Mapping[str, Any], on_rows: OnRows
+) -> bool:
+    """Send SELECT `statement` ahead of the next statement `connection` runs.
+
+    Where the next statement runs on the driver (`run_on_driver`) both go in one round
+    trip (psycopg's pipeline mode); any other statement is preceded by this one alone
+    (`send_rider`, from an engine listener). `on_rows(keys, rows)` gets its rows before
+    the next statement's rows are returned; what it raises is raised instead. False when
+    `statement` cannot be run on the driver: run it now instead.
+    """
+    if _plan_of(statement, connection.dialect, values) is None:
+        return False
+    connection.info[_RIDER] = _Rider(statement, values, on_rows)
+    return True
+
+
+def drop_rider(info: dict[Any, Any]) -> None:
+    """Forget the statement waiting to ride along on the connection of `info`."""
+    info.pop(_RIDER, None)
+
+
+def send_rider(connection: sa.Connection) -> None:
+    """Send the statement waiting to ride along (if any) on its own, now."""
+    rider = connection.info.pop(_RIDER, None)
+    if rider is None:
+        return
+    found = run_on_driver(connection, rider.statement, rider.values)
+    if found is None:
+        result = connection.execute(rider.statement, rider.values)
+        found = (tuple(result.keys()), [list(row) for row in result])
+    rider.on_rows(*found)
+
+
 def _result_processors(plan: _Plan, dialect: sa.Dialect, description: Any) -> None:
     found = []
     for index, (type_, column) in enumerate(zip(plan.types, description, strict=True)):
@@ -129,7 +185,25 @@ def run_on_driver(
     error): run it through SQLAlchemy then. The rows' values are those SQLAlchemy's rows
     would hold, in the order of the keys.
     """
-    dialect = connection.dialect
+    plan = _plan_of(statement, connection.dialect, values)
+    if plan is None:
+        return None
+    rider = connection.info.pop(_RIDER, None)
+    if rider is not None:
+        return _execute_with_rider(connection, rider, plan, _parameters(plan, values))
+    rows = _execute(connection, plan, _parameters(plan, values))
+    return None if rows is None else (plan.keys, rows)
+
+
+def _parameters(plan: _Plan, values: Mapping[str, Any]) -> dict[str, Any]:
+    parameters = dict(plan.constants)
+    for key, name, processor in plan.given:
+        value = values[key]
+        parameters[name] = value if processor is None else processor(value)
+    return parameters
+
+
+def _plan_of(statement: Any, dialect: sa.Dialect, values: Mapping[str, Any]) -> _Plan | None:
     if dialect.driver != "psycopg":
         return None
     plans = _PLANS.get(statement)
@@ -144,14 +218,7 @@ def run_on_driver(
             _log.warning("statements run through SQLAlchemy, not the driver", exc_info=True)
             plan = None
         plans[dialect] = plan
-    if plan is None:
-        return None
-    parameters = dict(plan.constants)
-    for key, name, processor in plan.given:
-        value = values[key]
-        parameters[name] = value if processor is None else processor(value)
-    rows = _execute(connection, plan, parameters)
-    return None if rows is None else (plan.keys, rows)
+    return plan
 
 
 def _execute(
@@ -178,6 +245,55 @@ def _execute(
                 listener(connection, cursor, plan.sql, parameters, None, False)
     finally:
         cursor.close()
+    return _processed(plan, fetched)
+
+
+def _execute_with_rider(
+    connection: sa.Connection, rider: _Rider, plan: _Plan, parameters: dict[str, Any]
+) -> tuple[tuple[str, ...], list[list[Any]]] | None:
+    """The rider and then the statement, in one round trip; the rider's rows go to its
+    `on_rows` first. On a driver error both are sent again the usual way (rider alone,
+    statement through SQLAlchemy: None)."""
+    rider_plan = _plan_of(rider.statement, connection.dialect, rider.values)
+    assert rider_plan is not None  # checked by ride_along
+    rider_parameters = _parameters(rider_plan, rider.values)
+    fairy = connection.connection
+    driver_connection = fairy.driver_connection
+    first, second = fairy.cursor(), fairy.cursor()
+    events = connection._has_events or connection.engine._has_events
+    try:
+        sent = ((first, rider_plan.sql, rider_parameters), (second, plan.sql, parameters))
+        if events:
+            for cursor, sql, values in sent:
+                for listener in connection.dispatch.before_cursor_execute:
+                    listener(connection, cursor, sql, values, None, False)
+        try:
+            # Fetched after the block: leaving it sends the one Sync and reads both
+            # results (a fetch inside would sync, and leaving sync again: two trips).
+            with driver_connection.pipeline():
+                first.execute(rider_plan.sql, rider_parameters)
+                second.execute(plan.sql, parameters)
+            first_fetched = first.fetchall()
+            fetched = second.fetchall()
+        except Exception:
+            connection.info[_RIDER] = rider
+            return None
+        if rider_plan.processors is None:
+            _result_processors(rider_plan, connection.dialect, first.description)
+        if plan.processors is None:
+            _result_processors(plan, connection.dialect, second.description)
+        if events:
+            for cursor, sql, values in sent:
+                for listener in connection.dispatch.after_cursor_execute:
+                    listener(connection, cursor, sql, values, None, False)
+    finally:
+        first.close()
+        second.close()
+    rider.on_rows(rider_plan.keys, _processed(rider_plan, first_fetched))
+    return plan.keys, _processed(plan, fetched)
+
+
+def _processed(plan: _Plan, fetched: list[Any]) -> list[list[Any]]:
     processors = plan.processors
     if not processors:
         return [list(row) for row in fetched]

@@ -166,3 +166,141 @@ def test_a_value_computed_at_each_run_is_not_fixed_in_a_plan(probes, db_session)
         )
     )
     assert run_reusable_rows(db_session, computed, {}) is None
+
+
+# --------------------------------------------------------------------------- riding along
+
+#: A statement to ride along: it sets a custom setting for the connection, so a later
+#: statement can tell whether it ran first.
+MARK = reusable(
+    sa.select(
+        sa.func.set_config("grp.test_mark", sa.bindparam("mark", type_=sa.String), False).label(
+            "mark"
+        )
+    )
+)
+READ_MARK = sa.text("SELECT current_setting('grp.test_mark', true)").execution_options(
+    grp_tenancy_reviewed=True
+)
+
+
+class Answers:
+    """An `on_rows` callback that keeps what it was given (and can refuse it)."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.seen: list[tuple[tuple[str, ...], list[list]]] = []
+        self.refuse = refuse
+
+    def __call__(self, keys, rows) -> None:
+        self.seen.append((keys, rows))
+        if self.refuse:
+            raise LookupError("refused")
+
+
+@pytest.fixture
+def pipelines(monkeypatch):
+    """How many times a statement went with a rider in one round trip."""
+    count = {"n": 0}
+    original = driver._execute_with_rider
+
+    def counted(*args, **kwargs):
+        count["n"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(driver, "_execute_with_rider", counted)
+    return count
+
+
+@pytest.mark.postgres
+def test_a_rider_goes_first_in_the_same_round_trip(probes, db_session, sql_statements, pipelines):
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    connection = db_session.connection()
+    answers = Answers()
+    assert driver.ride_along(connection, MARK, {"mark": "one"}, answers)
+    sql_statements.clear()
+    keys, rows = run_reusable_rows(db_session, LABELS, {"unwanted": "x"})
+    assert [row[1] for row in rows] == ["p1", "p2"]
+    assert answers.seen == [(("mark",), [["one"]])]
+    assert pipelines["n"] == 1
+    # The listeners saw both, the rider first.
+    assert len(sql_statements) == 2
+    assert "set_config" in sql_statements[0] and "tenancy_probe" in sql_statements[1]
+    # It rode once: the next statement goes alone.
+    run_reusable_rows(db_session, LABELS, {"unwanted": "x"})
+    assert len(answers.seen) == 1 and pipelines["n"] == 1
+    db_session.rollback()
+
+
+@pytest.mark.postgres
+def test_what_the_rider_raises_is_raised_instead_of_the_rows(probes, db_session):
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    driver.ride_along(db_session.connection(), MARK, {"mark": "two"}, Answers(refuse=True))
+    with pytest.raises(LookupError):
+        run_reusable_rows(db_session, LABELS, {"unwanted": "x"})
+    db_session.rollback()
+
+
+@pytest.mark.postgres
+def test_before_a_statement_through_sqlalchemy_the_rider_goes_alone(probes, db_session, pipelines):
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    answers = Answers()
+    driver.ride_along(db_session.connection(), MARK, {"mark": "three"}, answers)
+    assert db_session.execute(READ_MARK).scalar() == "three"
+    assert answers.seen == [(("mark",), [["three"]])]
+    assert pipelines["n"] == 0
+    db_session.rollback()
+
+
+@pytest.mark.postgres
+def test_a_driver_error_sends_the_rider_alone_then_raises_as_sqlalchemy(probes, db_session):
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    numbered = reusable(
+        sa.select(TenancyProbe.label).where(
+            TenancyProbe.id == sa.bindparam("probe_id", type_=sa.Integer)
+        )
+    )
+    answers = Answers()
+    driver.ride_along(db_session.connection(), MARK, {"mark": "four"}, answers)
+    assert run_reusable_rows(db_session, numbered, {"probe_id": "not a number"}) is None
+    assert answers.seen == []  # not answered from the failed round trip
+    with pytest.raises(sa.exc.DBAPIError):
+        db_session.execute(numbered, {"probe_id": "not a number"}).all()
+    assert answers.seen == [(("mark",), [["four"]])]  # sent again, alone, before it
+    db_session.rollback()
+    set_current_department(db_session, police.id)
+    assert len(run_reusable_rows(db_session, LABELS, {"unwanted": "x"})[1]) == 2
+
+
+@pytest.mark.postgres
+def test_a_rider_not_sent_is_forgotten_with_its_connection(probes, db_session, pipelines):
+    police, _ = probes
+    set_current_department(db_session, police.id)
+    answers = Answers()
+    driver.ride_along(db_session.connection(), MARK, {"mark": "five"}, answers)
+    db_session.rollback()  # the connection goes back to the pool
+    set_current_department(db_session, police.id)
+    assert len(run_reusable_rows(db_session, LABELS, {"unwanted": "x"})[1]) == 2
+    assert db_session.execute(READ_MARK).scalar() in (None, "")
+    assert answers.seen == [] and pipelines["n"] == 0
+    db_session.rollback()
+
+
+def test_checks_answered_later_are_answered_at_once_off_psycopg(probes, db_session):
+    from grp.auth.callers import SESSION_CHECKS
+    from grp.tenancy import set_department_checked_later
+
+    police, _ = probes
+    if db_session.get_bind().dialect.driver == "psycopg":
+        pytest.skip("SQLite only")
+    user_id = db_session.scalar(
+        sa.select(sa.func.min(sa.literal_column("id"))).select_from(sa.table("users"))
+    )
+    answers = []
+    set_department_checked_later(
+        db_session, police.id, SESSION_CHECKS, {"grp_caller_user_id": user_id}, answers.append
+    )
+    assert len(answers) == 1 and answers[0]["token_valid"]
