@@ -66,12 +66,33 @@ class CookieSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+class GrpFlask(Flask):
+    """Flask, with the cached caller's checks settled before a response leaves
+    (grp/auth/context.py): a request found to act for a stale caller is answered afresh."""
+
+    def full_dispatch_request(self) -> Any:
+        from grp.auth.context import StaleCallerError, restart_request
+
+        try:
+            return super().full_dispatch_request()
+        except StaleCallerError:
+            restart_request()
+            return super().full_dispatch_request()
+
+    def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Any:
+        if not from_error_handler:
+            from grp.auth.context import settle_caller
+
+            settle_caller()
+        return super().finalize_request(rv, from_error_handler)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the GRP app; `config` overrides settings read from the environment."""
     instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get(
         "GRP_INSTANCE_PATH", str(PROJECT_ROOT / "instance")
     )
-    app = Flask(
+    app = GrpFlask(
         "grp",
         instance_path=str(Path(instance_path).resolve()),
         template_folder=str(PROJECT_ROOT / "templates"),

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,7 +44,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.util import find_tables
 
 from grp.db import TenantMixin
-from grp.driver import run_on_driver
+from grp.driver import drop_rider, ride_along, run_on_driver, send_rider
 from grp.transactions import outside_transaction, transaction_open
 
 DEPARTMENT_KEY = "grp_department_id"
@@ -64,6 +64,11 @@ _FLUSHING = "grp_flushing"
 _BEGUN = "grp_transactions_begun"
 _PENDING_CHECKS = "grp_pending_checks"
 _CHECKS_ANSWER = "grp_checks_answer"
+#: Session.info key: the checks pending are answered later (`set_department_checked_later`),
+#: to this callable.
+_CHECKS_LATER = "grp_checks_later"
+#: Session.info key: the connection its checks wait on to ride along.
+_RIDING = "grp_checks_riding"
 
 
 class TenancyError(RuntimeError):
@@ -168,6 +173,7 @@ def _set_config(connection: sa.Connection, session: Session, *, may_skip: bool) 
     )
     # Questions `set_department_checked` asks ride along in the same statement.
     checks, check_params = session.info.pop(_PENDING_CHECKS, ((), {}))
+    answer_later = session.info.pop(_CHECKS_LATER, None) if checks else None
     info = connection.info
     if may_skip and not checks and wanted == info.get(_HELD, _NONE_HELD):
         return
@@ -179,6 +185,17 @@ def _set_config(connection: sa.Connection, session: Session, *, may_skip: bool) 
         _LOCAL_PARAM: not for_connection,
         **check_params,
     }
+    if answer_later is not None:
+
+        def answered(keys: tuple[str, ...], rows: list[list[Any]]) -> None:
+            if for_connection:
+                info[_HELD] = wanted
+            answer_later(dict(zip(keys, rows[0], strict=True)))
+
+        # With the session's next statement, in its round trip (grp/driver.py).
+        if ride_along(connection, statement, values, answered):
+            session.info[_RIDING] = connection
+            return
     # Sent by every request: straight on the driver where it can be (grp/driver.py),
     # it costs about two thirds of SQLAlchemy's execution.
     found = run_on_driver(connection, statement, values)
@@ -189,7 +206,9 @@ def _set_config(connection: sa.Connection, session: Session, *, may_skip: bool) 
         row = dict(zip(keys, rows[0], strict=True))
     if for_connection:
         info[_HELD] = wanted
-    if checks:
+    if answer_later is not None:
+        answer_later(row)
+    elif checks:
         session.info[_CHECKS_ANSWER] = row
 
 
@@ -223,6 +242,55 @@ def set_department_checked(
             statement = _CHECK_STATEMENTS[checks] = sa.select(*checks)
         row = session.execute(statement, params).one()._mapping
     return row
+
+
+def set_department_checked_later(
+    session: Session,
+    department_id: int | None,
+    checks: tuple[sa.ColumnElement[Any], ...],
+    params: Mapping[str, Any],
+    answer: Callable[[Mapping[str, Any]], None],
+) -> None:
+    """`set_department_checked`, but `answer` gets the answers when they come: with the
+    session's next statement, in its round trip, where that statement runs on the
+    driver (grp/driver.py); before any other statement, on their own.
+
+    Saves a read-only request one round trip. The caller must make sure the answers came
+    before anything leaves the request (`settle_checks`); `answer` may raise, and the
+    statement they rode with then returns nothing. Not on PostgreSQL through psycopg,
+    `answer` is called before this returns.
+    """
+    session = _real(session)
+    if session.get_bind().dialect.driver != "psycopg":
+        answer(set_department_checked(session, department_id, checks, params))
+        return
+    session.info[_PENDING_CHECKS] = (checks, params)
+    session.info[_CHECKS_LATER] = answer
+    # Where this sends the settings (a connection is in use already), the checks ride
+    # along with them to the next statement; otherwise the transaction's start does.
+    set_current_department(session, department_id)
+
+
+def drop_checks(session: Session) -> None:
+    """Forget checks still waiting (`set_department_checked_later`) without sending them."""
+    session = _real(session)
+    for key in (_PENDING_CHECKS, _CHECKS_LATER):
+        session.info.pop(key, None)
+    connection = session.info.pop(_RIDING, None)
+    if connection is not None and not connection.closed:
+        drop_rider(connection.info)
+
+
+def settle_checks(session: Session) -> None:
+    """Send checks still waiting (`set_department_checked_later`) now, on their own."""
+    session = _real(session)
+    if _CHECKS_LATER in session.info:
+        connection = session.connection()  # a new transaction takes them (`_on_begin`)
+        if _CHECKS_LATER in session.info:
+            _set_config(connection, session, may_skip=False)
+    connection = session.info.pop(_RIDING, None)
+    if connection is not None and not connection.closed:
+        send_rider(connection)
 
 
 #: The checks asked on their own (SQLite; a transaction already under way), per tuple.
@@ -586,6 +654,7 @@ def _on_begin(session: Session, transaction: Any, connection: sa.Connection) -> 
 
 def _release_claim(dbapi_connection: Any, record: Any) -> None:
     record.info.pop(_CLAIMED, None)
+    drop_rider(record.info)  # of a request that ended without it: never sent
 
 
 _CLEAR_SETTINGS = (
@@ -665,6 +734,13 @@ def install_engine_guard(engine: Engine) -> None:
     ):
         event.listen(engine, "before_cursor_execute", _clear_unclaimed, insert=True)
         event.listen(engine, "checkin", _release_claim)
+        # Checks waiting to ride along with a statement run on the driver go first, on
+        # their own, when the statement goes through SQLAlchemy instead.
+        event.listen(engine, "before_execute", _send_rider_first, insert=True)
+
+
+def _send_rider_first(connection: sa.Connection, *args: Any) -> None:
+    send_rider(connection)
 
 
 # --------------------------------------------------------------------------- PostgreSQL

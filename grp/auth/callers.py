@@ -8,7 +8,10 @@ without a query.
 
 A cached caller is never trusted on its own: every request checks it against the
 database in the statement that sets the request's department (`tenancy.
-set_department_checked`, one round trip either way), before any view runs:
+set_department_checked`, one round trip either way), before any view runs; a GET
+(`context.SAFE_METHODS`) sends that statement with its first query instead, in the same
+round trip, and its answers are read before the query's rows or any answer leave
+(`tenancy.set_department_checked_later`, `context.settle_caller`):
 
 * the token still exists, is not revoked and has not expired;
 * the user is still active and their row is unchanged (`updated_at`);
@@ -16,7 +19,8 @@ set_department_checked`, one round trip either way), before any view runs:
 * the departments they hold roles in are unchanged (`updated_at`: codes, activity).
 
 When any of it differs the entry is dropped, the transaction rolled back and the
-caller loaded afresh, as if nothing had been cached. Revoking a token, deactivating a
+caller loaded afresh, as if nothing had been cached (a GET found out after its view
+began is answered again from the start: `context.restart_request`). Revoking a token, deactivating a
 user or taking a role away therefore takes effect on the next request, as before.
 
 Each gunicorn worker has its own cache; nothing is shared between processes.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -26,12 +26,28 @@ from grp.auth.callers import CachedCaller, CallerCache, detached_copy, fingerpri
 from grp.auth.permissions import PERMISSION_ATTR, PermissionRegistry
 from grp.db import db, utcnow
 from grp.models import ApiToken, Department, User
-from grp.tenancy import set_current_department, set_department_checked
+from grp.tenancy import (
+    current_department_id,
+    drop_checks,
+    set_current_department,
+    set_department_checked,
+    set_department_checked_later,
+    settle_checks,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEPARTMENT_HEADER = "X-GRP-Department"
 SESSION_DEPARTMENT_KEY = "department_id"
+
+
+#: Requests that change nothing: their caller checks may wait for the first statement.
+SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+
+
+class StaleCallerError(Exception):
+    """A cached caller the database contradicts was found after the request began: the
+    request is answered afresh (`GrpFlask.full_dispatch_request`)."""
 
 
 class DepartmentChoiceError(Exception):
@@ -147,7 +163,8 @@ def _request_id(offered: str | None) -> str:
 
 def begin_request() -> None:
     """Set request id, actor and active department on the database session."""
-    g.request_id = _request_id(request.headers.get("X-Request-Id"))
+    if "request_id" not in g:  # answered afresh (`restart_request`): the same request
+        g.request_id = _request_id(request.headers.get("X-Request-Id"))
     db.session.info[REQUEST_ID_KEY] = g.request_id
     g.department = None
     g.role_codes = set()
@@ -168,17 +185,64 @@ def begin_request() -> None:
     if cached is not None:
         # Merged from the cache: set the department and check the caller in one statement.
         checks, params = cached.checks(utcnow())
-        answer = set_department_checked(
-            db.session, department.id if department else None, checks, params
-        )
-        if not cached.still_current(answer):
-            user, department = _reload_caller(cached)
+        department_id = department.id if department else None
+        if request.method in SAFE_METHODS and not g.get("grp_answer_afresh"):
+            # A request that changes nothing: the checks ride with its first statement
+            # (one round trip fewer); nothing leaves before they are answered
+            # (`settle_caller`), and a stale caller's request is answered afresh.
+            g.grp_unverified_caller = cached
+            set_department_checked_later(db.session, department_id, checks, params, _verify)
+        else:
+            answer = set_department_checked(db.session, department_id, checks, params)
+            if not cached.still_current(answer):
+                user, department = _reload_caller(cached)
     if user is None:
         return
     set_actor(db.session, user.id, user.username)
     g.department = department
     g.role_codes = services.role_codes_in(user, department.id if department else None)
     set_current_department(db.session, department.id if department else None)
+
+
+def _verify(answers: Mapping[str, Any]) -> None:
+    """Check the cached caller of this request against the database's answers."""
+    cached = g.pop("grp_unverified_caller", None)
+    if cached is not None and not cached.still_current(answers):
+        g.grp_stale_caller = cached
+        raise StaleCallerError()
+
+
+def settle_caller() -> None:
+    """Before a response leaves: the caller's checks answered, and it was not stale.
+
+    Raises StaleCallerError when it was (the request is then answered afresh).
+    """
+    if "grp_stale_caller" in g:
+        raise StaleCallerError()
+    if "grp_unverified_caller" not in g:
+        return
+    settle_checks(db.session)
+    cached = g.get("grp_unverified_caller")
+    if cached is not None:
+        # The checks were never sent (the transaction they waited in was rolled back).
+        checks, params = cached.checks(utcnow())
+        _verify(
+            set_department_checked(db.session, current_department_id(db.session), checks, params)
+        )
+
+
+def restart_request() -> None:
+    """Forget a stale cached caller and what the request did in its name, to begin again
+    with the caller loaded afresh (and its checks sent at once)."""
+    stale = g.pop("grp_stale_caller", None) or g.pop("grp_unverified_caller", None)
+    g.pop("grp_unverified_caller", None)
+    if stale is not None:
+        callers().drop(stale.key)
+    drop_checks(db.session)
+    db.session.rollback()
+    set_current_department(db.session, None)
+    g.pop("_login_user", None)  # Flask-Login runs its loaders again, now without the cache
+    g.grp_answer_afresh = True
 
 
 def _reload_caller(stale: CachedCaller) -> tuple[User | None, Department | None]:
