@@ -138,11 +138,12 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
     return _page_schemas[item_schema]
 
 
-#: Named bound parameters of the page statements `paginate` derives from a reusable query.
-_LIMIT = "grp_page_limit"
-_OFFSET = "grp_page_offset"
+#: Named bound parameters of the page statements `paginate` derives from a reusable query
+#: (and of a caller's own `narrow_page`).
+PAGE_LIMIT = "grp_page_limit"
+PAGE_OFFSET = "grp_page_offset"
 #: The count of all the query's rows, carried on each row of a page (`narrow`).
-_TOTAL_OVER = sa.func.count().over().label("grp_total")
+TOTAL_OVER = sa.func.count().over().label("grp_total")
 #: Reusable query -> its page statements, built once (see `_page_statements`).
 _PAGE_STATEMENTS: weakref.WeakKeyDictionary[sa.Select[Any], _PageStatements] = (
     weakref.WeakKeyDictionary()
@@ -162,10 +163,10 @@ def _page_statements(query: sa.Select[Any]) -> _PageStatements:
     """The page statements of a reusable query (`grp.tenancy.reusable`), built once."""
     found = _PAGE_STATEMENTS.get(query)
     if found is None:
-        limit = sa.bindparam(_LIMIT, type_=sa.Integer)
-        offset = sa.bindparam(_OFFSET, type_=sa.Integer)
+        limit = sa.bindparam(PAGE_LIMIT, type_=sa.Integer)
+        offset = sa.bindparam(PAGE_OFFSET, type_=sa.Integer)
         found = _PAGE_STATEMENTS[query] = _PageStatements(
-            with_total=reusable(query.add_columns(_TOTAL_OVER).limit(limit).offset(offset)),
+            with_total=reusable(query.add_columns(TOTAL_OVER).limit(limit).offset(offset)),
             page=reusable(query.limit(limit).offset(offset)),
             total=reusable(_count_of(query)),
         )
@@ -184,6 +185,7 @@ def paginate(
     narrow: bool = False,
     rows: bool = False,
     params: Mapping[str, Any] | None = None,
+    narrow_page: sa.Select[Any] | None = None,
 ) -> dict[str, Any]:
     """Run `query` for one page and count all its rows, both in SQL.
 
@@ -198,6 +200,12 @@ def paginate(
     `params`: `query` is reusable (`grp.tenancy.reusable`: built once, its values in
     named bound parameters) and these are the values; its page statements are then
     built once as well, instead of on every request.
+
+    `narrow_page` (with `narrow`, `rows` and `params`): the caller's own statement of a
+    page with the count, used instead of the one derived from `query`: the same rows in
+    the same order, `PAGE_LIMIT` and `PAGE_OFFSET` bound, `TOTAL_OVER` on each row. A
+    search can so sort and count its matches on a few columns and read only the page's
+    rows whole (modules/hr/services/employees.py).
     """
     offset = (page - 1) * per_page
     session = db.session
@@ -205,15 +213,17 @@ def paginate(
     # with the count of all rows in the last column where the statement carries it.
     if params is not None:
         reused = _page_statements(query)
-        values = {**params, _LIMIT: per_page, _OFFSET: offset}
+        values = {**params, PAGE_LIMIT: per_page, PAGE_OFFSET: offset}
 
         def page_rows(*, with_total: bool) -> tuple[list[Any], int | None]:
             statement = reused.with_total if with_total else reused.page
+            if with_total and narrow_page is not None:
+                statement = narrow_page
             if rows:
                 # From the driver where it can be (grp/driver_rows.py): the same values
                 # without SQLAlchemy's per-statement and per-row work.
                 items = reusable_mappings(session, statement, values)
-                return items, (items[0][_TOTAL_OVER.name] if with_total and items else None)
+                return items, (items[0][TOTAL_OVER.name] if with_total and items else None)
             return split(session.execute(statement, values).all(), with_total=with_total)
 
         def count() -> int | None:
@@ -222,7 +232,7 @@ def paginate(
     else:
 
         def page_rows(*, with_total: bool) -> tuple[list[Any], int | None]:
-            statement = query.add_columns(_TOTAL_OVER) if with_total else query
+            statement = query.add_columns(TOTAL_OVER) if with_total else query
             found = session.execute(statement.limit(per_page).offset(offset)).all()
             return split(found, with_total=with_total)
 

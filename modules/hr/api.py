@@ -20,7 +20,15 @@ from sqlalchemy.orm.exc import StaleDataError
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from grp.api import Blueprint, PaginationQuerySchema, page_of, paginate
+from grp.api import (
+    PAGE_LIMIT,
+    PAGE_OFFSET,
+    TOTAL_OVER,
+    Blueprint,
+    PaginationQuerySchema,
+    page_of,
+    paginate,
+)
 from grp.auth.context import has_permission, require_permission
 from grp.db import db
 from modules.hr import imports
@@ -136,11 +144,21 @@ def _commit_or_409() -> None:
 def list_employees(query: dict[str, Any]) -> Any:
     """List the department's employees: search, filter, sort, a page at a time."""
     filters = _filters(query)
+    if filters.q and filters.q.strip():
+        select, narrow_page, values = employees.employee_search_rows(
+            db.session, filters, limit=PAGE_LIMIT, offset=PAGE_OFFSET, total=TOTAL_OVER
+        )
+        return paginate(
+            select,
+            query["page"],
+            query["per_page"],
+            narrow=True,
+            rows=True,
+            params=values,
+            narrow_page=narrow_page,
+        )
     select, values = employees.employee_list_rows(db.session, filters)
-    searching = bool(filters.q and filters.q.strip())
-    return paginate(
-        select, query["page"], query["per_page"], narrow=searching, rows=True, params=values
-    )
+    return paginate(select, query["page"], query["per_page"], rows=True, params=values)
 
 
 @blp.route("/employees", methods=["POST"])

@@ -1,13 +1,18 @@
-"""The employee list's rows read on the driver equal the session's, value for value."""
+"""The employee list's rows read on the driver equal the session's, value for value; a
+search's own page statement reads the same page as the whole list's."""
 
 from __future__ import annotations
 
 import pytest
 
-from grp.api import _page_statements
+from grp.api import PAGE_LIMIT, PAGE_OFFSET, TOTAL_OVER, _page_statements
 from grp.driver_rows import run_reusable_rows
 from grp.tenancy import set_current_department
-from modules.hr.services.employees import EmployeeFilters, employee_list_rows
+from modules.hr.services.employees import (
+    EmployeeFilters,
+    employee_list_rows,
+    employee_search_rows,
+)
 
 
 @pytest.fixture
@@ -105,3 +110,40 @@ def test_an_employees_detail_answers_the_same_json_either_way(
     assert driven == answers()
     assert [status for status, _ in driven] == [200] * 6 + [404, 404, 200, 404]
     assert driven[-2][1]["id"] == mine and driven[-2][1]["grade"] == 8
+
+
+SEARCHES = [
+    EmployeeFilters(q="test person"),
+    EmployeeFilters(q="test", sort="grade"),
+    EmployeeFilters(q="test", sort="-grade"),
+    EmployeeFilters(q="person", sort="-hire_date"),
+    EmployeeFilters(q="test", sort="status"),
+    EmployeeFilters(q="E0000", sort="-employee_no"),
+    EmployeeFilters(q="test", sort="name_ar", nationality_category="uae"),
+    EmployeeFilters(q="nobody"),
+]
+
+
+@pytest.mark.parametrize("filters", SEARCHES, ids=lambda f: repr(f))
+def test_a_searchs_page_statement_reads_the_pages_rows_and_total(employees, db_session, filters):
+    """The page found and counted on ids and sort keys, read whole after (the search's
+    own page statement), equals the page cut from the whole rows: rows, order, total."""
+    set_current_department(db_session, employees["POLICE"].id)
+    select, narrow_page, values = employee_search_rows(
+        db_session, filters, limit=PAGE_LIMIT, offset=PAGE_OFFSET, total=TOTAL_OVER
+    )
+    whole = _page_statements(select).with_total
+    for limit, offset in ((50, 0), (2, 1), (1, 3), (2, 10)):
+        page = {**values, PAGE_LIMIT: limit, PAGE_OFFSET: offset}
+        expected = [dict(row) for row in db_session.execute(whole, page).mappings()]
+        found = [dict(row) for row in db_session.execute(narrow_page, page).mappings()]
+        assert found == expected
+    first = [
+        dict(row)
+        for row in db_session.execute(
+            narrow_page, {**values, PAGE_LIMIT: 1, PAGE_OFFSET: 0}
+        ).mappings()
+    ]
+    matches = len(db_session.execute(select, values).all())
+    assert (matches == 0) == (filters.q == "nobody")
+    assert [row["grp_total"] for row in first] == ([matches] if matches else [])
