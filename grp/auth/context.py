@@ -225,6 +225,8 @@ def settle_caller() -> None:
     cached = g.get("grp_unverified_caller")
     if cached is not None:
         # The checks were never sent (the transaction they waited in was rolled back).
+        if not db.session.is_active:  # a failed statement the view answered for itself
+            db.session.rollback()
         checks, params = cached.checks(utcnow())
         _verify(
             set_department_checked(db.session, current_department_id(db.session), checks, params)

@@ -138,3 +138,33 @@ def test_checks_lost_with_a_rollback_are_sent_before_the_answer(
     services.set_user_roles(db_session, user, [("POLICE", "employee")])
     db_session.commit()
     assert get(client, token["token"], "/api/v1/hr/employees").status_code == 403
+
+
+@pytest.mark.postgres
+def test_checks_are_sent_after_a_failed_flush_the_view_answered_for_itself(
+    app, client, officer, db_session, monkeypatch
+):
+    import sqlalchemy as sa
+
+    from grp.models import User
+
+    @require_permission("hr.employee.read")
+    def failed_flush(**kwargs):
+        db.session.connection()
+        db.session.rollback()  # the checks' connection goes back unsent ...
+        db.session.add(User(username=None))
+        try:
+            db.session.flush()  # ... and the session is left inactive
+        except sa.exc.IntegrityError:
+            assert not db.session.is_active
+        return {"answered": True}
+
+    endpoint = next(
+        rule.endpoint for rule in app.url_map.iter_rules() if rule.rule == "/api/v1/hr/employees"
+    )
+    monkeypatch.setitem(app.view_functions, endpoint, failed_flush)
+    user, token = officer
+    assert get(client, token["token"], "/api/v1/hr/employees").get_json() == {"answered": True}
+    services.set_user_roles(db_session, user, [("POLICE", "employee")])
+    db_session.commit()
+    assert get(client, token["token"], "/api/v1/hr/employees").status_code == 403
