@@ -421,7 +421,11 @@ def test_zip_export_renders_in_worker_processes_with_progress(
     assert download.headers["Content-Disposition"] == (
         f"attachment; filename=payslips-POLICE-2026-11-run{five_payslips}.zip"
     )
-    with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
+    # Closed before the PDFs are read: a missing poppler tool skips the test there, and
+    # the open download would leak its file.
+    data = download.data
+    download.close()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         assert names == [f"E0000{n}.pdf" for n in range(1, 6)]
         for number, name in enumerate(names, start=1):
@@ -430,7 +434,6 @@ def test_zip_export_renders_in_worker_processes_with_progress(
             text = pdf_text(path)
             assert f"E0000{number}" in text and f"Test Person {number}" in text
             assert "22,500.00" in text  # 10,000 basic + 10,000 general + 2,500 housing
-    download.close()
 
     exports = audit_reads(db_session, "payroll.payslips.export")
     assert [(e.entity, e.entity_id, e.after["what"], e.after["payslips"]) for e in exports] == [
