@@ -17,6 +17,13 @@ LABELS = reusable(
     .order_by(TenancyProbe.id)
 )
 
+#: One probe by id: given a value that is not a number, the driver raises.
+NUMBERED = reusable(
+    sa.select(TenancyProbe.label).where(
+        TenancyProbe.id == sa.bindparam("probe_id", type_=sa.Integer)
+    )
+)
+
 
 @pytest.fixture
 def probes(departments, db_session):
@@ -105,14 +112,9 @@ def test_the_engines_listeners_see_the_statement(probes, db_session, sql_stateme
 def test_a_driver_error_is_left_to_the_session_and_raised_as_sqlalchemys(probes, db_session):
     police, _ = probes
     set_current_department(db_session, police.id)
-    numbered = reusable(
-        sa.select(TenancyProbe.label).where(
-            TenancyProbe.id == sa.bindparam("probe_id", type_=sa.Integer)
-        )
-    )
-    assert run_reusable_rows(db_session, numbered, {"probe_id": "not a number"}) is None
+    assert run_reusable_rows(db_session, NUMBERED, {"probe_id": "not a number"}) is None
     with pytest.raises(sa.exc.DBAPIError):
-        db_session.execute(numbered, {"probe_id": "not a number"}).all()
+        db_session.execute(NUMBERED, {"probe_id": "not a number"}).all()
     db_session.rollback()
     # The connection is still usable for the next statement.
     set_current_department(db_session, police.id)
@@ -197,22 +199,10 @@ class Answers:
             raise LookupError("refused")
 
 
-@pytest.fixture
-def pipelines(monkeypatch):
-    """How many times a statement went with a rider in one round trip."""
-    count = {"n": 0}
-    original = driver._execute_with_rider
-
-    def counted(*args, **kwargs):
-        count["n"] += 1
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(driver, "_execute_with_rider", counted)
-    return count
-
-
 @pytest.mark.postgres
-def test_a_rider_goes_first_in_the_same_round_trip(probes, db_session, sql_statements, pipelines):
+def test_a_rider_goes_first_in_the_same_round_trip(
+    probes, db_session, sql_statements, driver_pipelines
+):
     police, _ = probes
     set_current_department(db_session, police.id)
     connection = db_session.connection()
@@ -222,13 +212,13 @@ def test_a_rider_goes_first_in_the_same_round_trip(probes, db_session, sql_state
     keys, rows = run_reusable_rows(db_session, LABELS, {"unwanted": "x"})
     assert [row[1] for row in rows] == ["p1", "p2"]
     assert answers.seen == [(("mark",), [["one"]])]
-    assert pipelines["n"] == 1
+    assert driver_pipelines["n"] == 1
     # The listeners saw both, the rider first.
     assert len(sql_statements) == 2
     assert "set_config" in sql_statements[0] and "tenancy_probe" in sql_statements[1]
     # It rode once: the next statement goes alone.
     run_reusable_rows(db_session, LABELS, {"unwanted": "x"})
-    assert len(answers.seen) == 1 and pipelines["n"] == 1
+    assert len(answers.seen) == 1 and driver_pipelines["n"] == 1
     db_session.rollback()
 
 
@@ -243,14 +233,16 @@ def test_what_the_rider_raises_is_raised_instead_of_the_rows(probes, db_session)
 
 
 @pytest.mark.postgres
-def test_before_a_statement_through_sqlalchemy_the_rider_goes_alone(probes, db_session, pipelines):
+def test_before_a_statement_through_sqlalchemy_the_rider_goes_alone(
+    probes, db_session, driver_pipelines
+):
     police, _ = probes
     set_current_department(db_session, police.id)
     answers = Answers()
     driver.ride_along(db_session.connection(), MARK, {"mark": "three"}, answers)
     assert db_session.execute(READ_MARK).scalar() == "three"
     assert answers.seen == [(("mark",), [["three"]])]
-    assert pipelines["n"] == 0
+    assert driver_pipelines["n"] == 0
     db_session.rollback()
 
 
@@ -258,17 +250,12 @@ def test_before_a_statement_through_sqlalchemy_the_rider_goes_alone(probes, db_s
 def test_a_driver_error_sends_the_rider_alone_then_raises_as_sqlalchemy(probes, db_session):
     police, _ = probes
     set_current_department(db_session, police.id)
-    numbered = reusable(
-        sa.select(TenancyProbe.label).where(
-            TenancyProbe.id == sa.bindparam("probe_id", type_=sa.Integer)
-        )
-    )
     answers = Answers()
     driver.ride_along(db_session.connection(), MARK, {"mark": "four"}, answers)
-    assert run_reusable_rows(db_session, numbered, {"probe_id": "not a number"}) is None
+    assert run_reusable_rows(db_session, NUMBERED, {"probe_id": "not a number"}) is None
     assert answers.seen == []  # not answered from the failed round trip
     with pytest.raises(sa.exc.DBAPIError):
-        db_session.execute(numbered, {"probe_id": "not a number"}).all()
+        db_session.execute(NUMBERED, {"probe_id": "not a number"}).all()
     assert answers.seen == [(("mark",), [["four"]])]  # sent again, alone, before it
     db_session.rollback()
     set_current_department(db_session, police.id)
@@ -276,7 +263,7 @@ def test_a_driver_error_sends_the_rider_alone_then_raises_as_sqlalchemy(probes, 
 
 
 @pytest.mark.postgres
-def test_a_rider_not_sent_is_forgotten_with_its_connection(probes, db_session, pipelines):
+def test_a_rider_not_sent_is_forgotten_with_its_connection(probes, db_session, driver_pipelines):
     police, _ = probes
     set_current_department(db_session, police.id)
     answers = Answers()
@@ -285,7 +272,7 @@ def test_a_rider_not_sent_is_forgotten_with_its_connection(probes, db_session, p
     set_current_department(db_session, police.id)
     assert len(run_reusable_rows(db_session, LABELS, {"unwanted": "x"})[1]) == 2
     assert db_session.execute(READ_MARK).scalar() in (None, "")
-    assert answers.seen == [] and pipelines["n"] == 0
+    assert answers.seen == [] and driver_pipelines["n"] == 0
     db_session.rollback()
 
 

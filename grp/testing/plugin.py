@@ -218,6 +218,23 @@ def db_session(app: Any) -> Any:
 
 
 @pytest.fixture
+def driver_pipelines(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many times a statement went to PostgreSQL with a rider in one round trip
+    (`grp.driver.ride_along`), as `{"n": count}`."""
+    from grp import driver
+
+    count = {"n": 0}
+    original = driver._execute_with_rider
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        count["n"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(driver, "_execute_with_rider", counted)
+    return count
+
+
+@pytest.fixture
 def sql_statements(app: Any) -> Iterator[list[str]]:
     """The SQL statements the app's engine sends from now on, as a list (clear it at will)."""
     from sqlalchemy import event

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import pytest
 
-from grp import driver
 from grp.auth import services
 from grp.auth.context import require_permission
 from grp.db import db, utcnow
@@ -32,17 +31,13 @@ def get(client, token: str, path: str):
     return client.get(path, headers={"Authorization": f"Bearer {token}"})
 
 
-@pytest.fixture
-def pipelines(monkeypatch):
-    count = {"n": 0}
-    original = driver._execute_with_rider
-
-    def counted(*args, **kwargs):
-        count["n"] += 1
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(driver, "_execute_with_rider", counted)
-    return count
+def replace_the_employee_list(app, monkeypatch, view) -> None:
+    """Serve `view` at GET /api/v1/hr/employees for this test (Flask takes no new route
+    once it has answered a request)."""
+    endpoint = next(
+        rule.endpoint for rule in app.url_map.iter_rules() if rule.rule == "/api/v1/hr/employees"
+    )
+    monkeypatch.setitem(app.view_functions, endpoint, view)
 
 
 @pytest.fixture
@@ -58,19 +53,19 @@ def officer(client, create_user, hr_departments):
 
 @pytest.mark.postgres
 def test_a_cached_callers_read_sends_its_checks_in_the_same_round_trip(
-    client, officer, employee_id, sql_statements, pipelines
+    client, officer, employee_id, sql_statements, driver_pipelines
 ):
     _, token = officer
     assert get(client, token["token"], f"/api/v1/hr/employees/{employee_id}").status_code == 200
     sql_statements.clear()
-    pipelines["n"] = 0
+    driver_pipelines["n"] = 0
     answer = get(client, token["token"], f"/api/v1/hr/employees/{employee_id}")
     assert answer.status_code == 200
     assert answer.get_json()["id"] == employee_id
     assert len(sql_statements) == 2, sql_statements
     assert "set_config" in sql_statements[0] and "api_tokens" in sql_statements[0]
     assert "hr_employees" in sql_statements[1]
-    assert pipelines["n"] == 1
+    assert driver_pipelines["n"] == 1
 
 
 def test_a_read_by_a_caller_whose_role_was_taken_gets_no_data(
@@ -128,11 +123,7 @@ def test_checks_lost_with_a_rollback_are_sent_before_the_answer(
         db.session.rollback()  # ... which goes back to the pool without sending them
         return {"answered": True}
 
-    # The employee list's view replaced by one that does just that.
-    endpoint = next(
-        rule.endpoint for rule in app.url_map.iter_rules() if rule.rule == "/api/v1/hr/employees"
-    )
-    monkeypatch.setitem(app.view_functions, endpoint, rolled_back)
+    replace_the_employee_list(app, monkeypatch, rolled_back)
     user, token = officer
     assert get(client, token["token"], "/api/v1/hr/employees").get_json() == {"answered": True}
     services.set_user_roles(db_session, user, [("POLICE", "employee")])
@@ -159,10 +150,7 @@ def test_checks_are_sent_after_a_failed_flush_the_view_answered_for_itself(
             assert not db.session.is_active
         return {"answered": True}
 
-    endpoint = next(
-        rule.endpoint for rule in app.url_map.iter_rules() if rule.rule == "/api/v1/hr/employees"
-    )
-    monkeypatch.setitem(app.view_functions, endpoint, failed_flush)
+    replace_the_employee_list(app, monkeypatch, failed_flush)
     user, token = officer
     assert get(client, token["token"], "/api/v1/hr/employees").get_json() == {"answered": True}
     services.set_user_roles(db_session, user, [("POLICE", "employee")])
