@@ -22,7 +22,12 @@ once per request, CLI command or job. From it:
   setting is made for the connection, not for one transaction: the connection
   remembers what it holds (sent again only when it differs), and one returned to
   the pool still holding a department is cleared before anything but a session
-  runs a statement on it (`_clear_unclaimed`).
+  runs a statement on it (`_clear_unclaimed`). With checks answered later
+  (`set_department_checked_later`, a GET's caller checks) the setting rides along with
+  the transaction's first statement instead (grp/driver.py `ride_along`): in its round
+  trip when that statement runs on the driver, alone just before it otherwise (an
+  engine `before_execute` listener). Code that runs SQL on the DBAPI connection itself
+  must call `settle_checks` first.
 
 Reading across departments is the single audited, read-only call
 `all_departments()`.
