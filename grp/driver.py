@@ -131,6 +131,7 @@ class _Rider:
     statement: Any
     values: Mapping[str, Any]
     on_rows: OnRows
+    plan: _Plan  # the statement's, made when it was given
 
 
 def ride_along(
@@ -144,9 +145,10 @@ def ride_along(
     the next statement's rows are returned; what it raises is raised instead. False when
     `statement` cannot be run on the driver: run it now instead.
     """
-    if _plan_of(statement, connection.dialect, values) is None:
+    plan = _plan_of(statement, connection.dialect, values)
+    if plan is None:
         return False
-    connection.info[_RIDER] = _Rider(statement, values, on_rows)
+    connection.info[_RIDER] = _Rider(statement, values, on_rows, plan)
     return True
 
 
@@ -254,8 +256,7 @@ def _execute_with_rider(
     """The rider and then the statement, in one round trip; the rider's rows go to its
     `on_rows` first. On a driver error both are sent again the usual way (rider alone,
     statement through SQLAlchemy: None)."""
-    rider_plan = _plan_of(rider.statement, connection.dialect, rider.values)
-    assert rider_plan is not None  # checked by ride_along
+    rider_plan = rider.plan
     rider_parameters = _parameters(rider_plan, rider.values)
     fairy = connection.connection
     driver_connection = fairy.driver_connection

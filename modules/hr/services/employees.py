@@ -610,9 +610,14 @@ def _list_statement(
         column: Any = sort_grade.number
     else:
         column = getattr(Employee, shape.sort)
-    order = column.desc() if shape.descending else column.asc()
-    tie = Employee.id.desc() if shape.descending else Employee.id.asc()
-    return query.order_by(order, tie)
+    return _sorted(query, column, shape.descending)
+
+
+def _sorted(query: sa.Select, key: Any, descending: bool) -> sa.Select:
+    """`query` ordered by `key`, the employee id breaking ties, both the same way."""
+    if descending:
+        return query.order_by(key.desc(), Employee.id.desc())
+    return query.order_by(key.asc(), Employee.id.asc())
 
 
 def org_unit_and_descendants(reference: Reference, unit_id: int) -> set[int]:
@@ -706,13 +711,8 @@ def _narrow_page_statement(
     rows = _list_rows_base()
     # The page's order again, for its rows: the same key, the id breaking ties.
     key = rows.selected_columns.grade if shape.sort == "grade" else getattr(Employee, shape.sort)
-    order = key.desc() if shape.descending else key.asc()
-    tie = Employee.id.desc() if shape.descending else Employee.id.asc()
-    return reusable(
-        rows.add_columns(page.c[total.name])
-        .join(page, page.c.id == Employee.id)
-        .order_by(order, tie)
-    )
+    page_rows = rows.add_columns(page.c[total.name]).join(page, page.c.id == Employee.id)
+    return reusable(_sorted(page_rows, key, shape.descending))
 
 
 @functools.lru_cache(maxsize=512)
