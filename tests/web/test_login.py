@@ -155,3 +155,37 @@ def _department_id(code: str) -> int:
     from grp.models import Department
 
     return db.session.scalar(sa.select(Department.id).where(Department.code == code))
+
+
+def test_a_session_cookie_taken_to_another_browser_is_signed_out(client, create_user, login):
+    # Strong session protection: the session is bound to the address and user agent
+    # it was signed in from; shown elsewhere it is cleared, here and afterwards.
+    user = create_user("hamad", roles=[("POLICE", "employee")])
+    login(client, user)
+    assert client.get("/tokens").status_code == 200
+    stolen = client.get("/tokens", headers={"User-Agent": "another browser"})
+    assert stolen.status_code == 302
+    assert stolen.headers["Location"].startswith("/login")
+    assert client.get("/tokens").status_code == 302
+
+
+def test_only_requests_with_a_session_are_checked_against_their_client(
+    app, client, create_user, login, api_as, monkeypatch
+):
+    from grp.extensions import login_manager
+
+    hashed: list[str] = []
+
+    def identifier() -> str:
+        hashed.append("session")
+        return "client"
+
+    monkeypatch.setattr(login_manager, "_session_identifier_generator", identifier)
+    employee = api_as("employee")
+    assert employee.get("/api/v1/me/payslips").status_code == 200
+    assert client.get("/login").status_code == 200
+    assert hashed == []  # a bearer token, then no session at all: nothing to protect
+    user = create_user("noura", roles=[("POLICE", "employee")])
+    login(client, user)
+    assert client.get("/tokens").status_code == 200
+    assert hashed  # a browser session is still checked
