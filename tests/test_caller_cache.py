@@ -258,3 +258,49 @@ def test_a_system_administrators_cached_caller_is_checked_too(
     db_session.get(ApiToken, token["id"]).revoked_at = utcnow()
     db_session.commit()
     assert me(client, token["token"], "POLICE").status_code == 401
+
+
+def test_each_request_gets_its_own_persistent_copy_of_the_cached_user(
+    create_user, departments, statements
+):
+    user = create_user("copies", roles=[("POLICE", "hr_officer"), ("DM", "finance_officer")])
+    user.primary_department_id = departments["DM"].id
+    db.session.commit()
+    user = db.session.scalars(sa.select(User).where(User.username == "copies")).one()
+    for assignment in user.role_assignments:  # as a request loads it
+        assert assignment.role and assignment.department
+    entry = session_entry(user)
+    db.session.close()
+
+    statements.clear()
+    first = entry.attach(db.session)
+    assert statements == []  # nothing asked of the database
+    assert sa.inspect(first).persistent and first is not entry.user
+    assert sorted((a.department.code, a.role.code) for a in first.role_assignments) == [
+        ("DM", "finance_officer"),
+        ("POLICE", "hr_officer"),
+    ]
+    for assignment in first.role_assignments:
+        assert assignment in db.session and assignment.department in db.session
+    assert first.primary_department.code == "DM"  # not cached: loaded when asked for
+    first.name = "Changed In This Request"
+    assert first in db.session.dirty
+    db.session.rollback()
+    db.session.close()
+
+    second = entry.attach(db.session)
+    assert second is not first and second.name == user.name
+    assert entry.user.name == user.name
+
+
+def test_a_cached_user_joins_a_session_that_holds_part_of_it_already(create_user, departments):
+    user = create_user("joins", roles=[("POLICE", "hr_officer")])
+    for assignment in user.role_assignments:  # as a request loads it
+        assert assignment.role and assignment.department
+    entry = session_entry(user)
+    db.session.close()
+    police = db.session.get(Department, departments["POLICE"].id)
+    attached = entry.attach(db.session)
+    assert sa.inspect(attached).persistent
+    (assignment,) = attached.role_assignments
+    assert assignment.department is police  # one object per row in a session
