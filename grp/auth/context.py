@@ -98,7 +98,7 @@ def _caller(
     now = utcnow()
     entry = cache.get(key) if cache.enabled else None
     if entry is not None and (entry.expires_at is None or entry.expires_at > now):
-        user = entry.attach(db.session)
+        user = db.session.merge(entry.user, load=False)
         g.grp_unchecked_caller = entry
     else:
         cache.drop(key)
