@@ -12,7 +12,7 @@ from sqlalchemy import event
 from grp.auth.permissions import public
 from grp.db import db, utcnow
 from grp.models import LoginThrottle
-from grp.transactions import finish_read_only, transaction_open
+from grp.transactions import finish_read_only, locks_rows, transaction_open
 
 
 @pytest.fixture
@@ -285,3 +285,21 @@ def test_connections_are_autocommit_only_on_demand_and_only_on_postgresql():
     assert engine_options(postgres, {}, on_demand=True) == {"isolation_level": "AUTOCOMMIT"}
     assert engine_options(postgres, {"pool_size": 3}, on_demand=False) == {"pool_size": 3}
     assert engine_options("sqlite:///grp.sqlite3", {}, on_demand=True) == {}
+
+
+@pytest.mark.parametrize(
+    ("sql", "locks"),
+    [
+        ("SELECT id FROM users WHERE id = 1 FOR UPDATE", True),
+        ("select id from users where id = 1\n  for   no key update skip locked", True),
+        ("SELECT id FROM users FOR KEY SHARE", True),
+        ("SELECT id FROM users for share nowait", True),
+        ("SELECT id, updated_at FROM users WHERE id = 1", False),
+        ("SELECT format FROM exports WHERE purpose = 'update'", False),
+    ],
+)
+def test_hand_written_sql_is_searched_for_row_locks_however_spelled(sql, locks):
+    # Statements run on the driver come without SQLAlchemy's context: their text is
+    # searched, once per text (the second answer comes from what was remembered).
+    assert locks_rows(sql, None) is locks
+    assert locks_rows(sql, None) is locks
