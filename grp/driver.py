@@ -7,9 +7,11 @@ CPU against 0.25 ms for psycopg alone to run the same SQL and fetch the same row
 (bench, 2026-12-06), and about 0.1 ms for the one-row statement that sets a request's
 department. For a statement built once and run with new values many times, all of that
 can be decided once: `run_on_driver` compiles it once per dialect (its SQL, the values
-it fixes itself, the bind and result processors of its columns) and then runs it with
-the driver's cursor on the connection given, returning plain rows with the values
-SQLAlchemy would give.
+it fixes itself, the bind and result processors of its columns) and then runs it on the
+connection given, returning plain rows with the values SQLAlchemy would give: on libpq
+itself, prepared once per connection (grp/wire.py), where the connection is idle
+outside a transaction (a read-only request, grp/transactions.py); with the driver's
+cursor inside one.
 
 What stays the same as through SQLAlchemy:
 
@@ -23,7 +25,7 @@ What stays the same as through SQLAlchemy:
 
 A statement can also be given to a connection to **ride along** with its next one
 (`ride_along`): when that one runs here, both go to PostgreSQL in one round trip
-(psycopg's pipeline mode) and the rider's rows reach its callback first; before a
+(libpq's pipeline mode) and the rider's rows reach its callback first; before a
 statement run through SQLAlchemy it is sent on its own (`send_rider`, from an engine
 listener grp/tenancy.py installs, which also forgets a rider when its connection goes
 back to the pool). The request's department setting and its caller's checks ride
@@ -50,7 +52,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from grp import wire
 from grp.transactions import locks_rows
+from grp.wire import WireStatement
 
 Processor = Callable[[Any], Any]
 _log = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ class _Plan:
     given: tuple[tuple[str, str, Processor | None], ...]  # (value key, SQL name, processor)
     keys: tuple[str, ...]  # the result columns' keys, as Row._mapping has them
     types: tuple[Any, ...]  # their SQLAlchemy types
+    wire: WireStatement  # the SQL in libpq's form (grp/wire.py)
     # (column index, result processor): made at the first run, from the driver's column
     # types (PostgreSQL's numeric processors depend on them).
     processors: tuple[tuple[int, Processor], ...] | None = None
@@ -116,6 +121,7 @@ def _plan_for(statement: Any, dialect: sa.Dialect, values: Mapping[str, Any]) ->
         given=given,
         keys=keys,
         types=tuple(column.type for column in columns),
+        wire=WireStatement.from_pyformat(sql),
     )
 
 
@@ -229,6 +235,9 @@ def _execute(
     """The processed rows; None when the driver raised (the caller runs it again through
     SQLAlchemy, whose error handling then applies)."""
     fairy = connection.connection
+    if wire.usable(fairy.driver_connection):
+        found = _run_on_wire(connection, ((plan, parameters),))
+        return None if found is None else found[0]
     cursor = fairy.cursor()
     events = connection._has_events or connection.engine._has_events
     try:
@@ -260,6 +269,14 @@ def _execute_with_rider(
     rider_parameters = _parameters(rider_plan, rider.values)
     fairy = connection.connection
     driver_connection = fairy.driver_connection
+    if wire.usable(driver_connection):
+        found = _run_on_wire(connection, ((rider_plan, rider_parameters), (plan, parameters)))
+        if found is None:
+            connection.info[_RIDER] = rider
+            return None
+        rider_rows, rows = found
+        rider.on_rows(rider_plan.keys, rider_rows)
+        return plan.keys, rows
     first, second = fairy.cursor(), fairy.cursor()
     events = connection._has_events or connection.engine._has_events
     try:
@@ -292,6 +309,50 @@ def _execute_with_rider(
         second.close()
     rider.on_rows(rider_plan.keys, _processed(rider_plan, first_fetched))
     return plan.keys, _processed(plan, fetched)
+
+
+@dataclass(frozen=True)
+class _Described:
+    """A result column as `_result_processors` reads it (psycopg's `Column` has more)."""
+
+    type_code: int
+
+
+def _run_on_wire(
+    connection: sa.Connection, sent: tuple[tuple[_Plan, dict[str, Any]], ...]
+) -> list[list[list[Any]]] | None:
+    """The processed rows of each statement, sent on libpq in one round trip
+    (grp/wire.py), the engine's cursor listeners called around them; None when that
+    failed (the caller runs them through SQLAlchemy, whose errors then apply)."""
+    fairy = connection.connection
+    events = connection._has_events or connection.engine._has_events
+    cursor = fairy.cursor() if events else None
+    try:
+        if events:
+            for plan, parameters in sent:
+                for listener in connection.dispatch.before_cursor_execute:
+                    listener(connection, cursor, plan.sql, parameters, None, False)
+        results = wire.run_pipelined(
+            fairy.driver_connection,
+            fairy.info,
+            [(plan.wire, parameters) for plan, parameters in sent],
+        )
+        if results is None:
+            return None
+        if events:
+            for plan, parameters in sent:
+                for listener in connection.dispatch.after_cursor_execute:
+                    listener(connection, cursor, plan.sql, parameters, None, False)
+    finally:
+        if cursor is not None:
+            cursor.close()
+    found = []
+    for (plan, _), result in zip(sent, results, strict=True):
+        if plan.processors is None:
+            described = [_Described(code) for code in result.type_codes]
+            _result_processors(plan, connection.dialect, described)
+        found.append(_processed(plan, result.rows))
+    return found
 
 
 def _processed(plan: _Plan, fetched: list[Any]) -> list[list[Any]]:
