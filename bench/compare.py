@@ -6,10 +6,11 @@
 A VM's speed moves by a third within minutes (bench/api_phase.py), so API figures of
 two separate `bench/run` calls say little about a change to the request path. This
 serves GRP from `OTHER_CHECKOUT` (a `git worktree` of the code before, say) and from
-this checkout in turn, round after round, each under the same wrk load as the API phase
-(16 clients, the same requests files) on the bench database of the last `bench/run`,
-and prints each round's requests per second, p95, and the CPU time per request of the
-server's processes and of PostgreSQL's. Compare the rounds side by side.
+this checkout in turn (ABBA: the other first in odd rounds), round after round, each
+under the same wrk load as the API phase (16 clients, the same requests files) on the
+bench database of the last `bench/run`, and prints each round's requests per second,
+p95, and the CPU time per request of the server's processes and of PostgreSQL's.
+Compare the rounds side by side.
 
 The other checkout runs on this checkout's virtual environment (its `grp` package is
 put first on `PYTHONPATH`: the editable install would otherwise load this checkout's
@@ -48,7 +49,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="grp-bench-compare-") as folder:
         files = request_files(fixtures, Path(folder))
         for number in range(1, args.rounds + 1):
-            for name, checkout in checkouts.items():
+            # In turns, the other first in odd rounds and this first in even ones: the
+            # VM's speed drifts within minutes, and a fixed order would favour one.
+            order = list(checkouts.items())
+            for name, checkout in order if number % 2 else order[::-1]:
                 env = config.environment(GRP_LOG_LEVEL="INFO", PYTHONPATH=str(checkout))
                 command = [GRP, "serve", "--production", "--port", str(PORT)]
                 log = config.instance / f"server_compare_{name}.log"
