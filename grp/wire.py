@@ -1,10 +1,10 @@
 """SELECTs sent on libpq itself: prepared once per connection, pipelined in one trip.
 
 psycopg's cursors cost more client CPU than the statements they send: a request's two
-statements (the caller's checks riding with its query, grp/driver.py) took 250 to 330 µs
+statements (the caller's checks riding with its query, grp/driver.py) took 230 to 340 µs
 of the app's CPU through `Connection.pipeline()` and two cursors, of which libpq's own
 work and the round trip are about a third (the same two statements sent here: 100 to
-110 µs; one statement through a cursor: 120 to 160 µs; bench VM, 2026-12-07). The
+115 µs; one statement through a cursor: 120 to 160 µs; bench VM, 2026-12-07). The
 difference is psycopg's Python layers around each execute: the cursor, its generators,
 the prepared-statement manager, and a poll and a flush per statement.
 
