@@ -134,8 +134,15 @@ def prefix_range(word: str) -> tuple[str, str | None]:
     return word, word[:-1] + chr(last + 1)
 
 
-def word_rows(employees: Iterable[tuple[int, str, str, str, str]]) -> Iterator[dict]:
-    """Rows of the words table for (id, name_en, name_ar, employee_no, emirates_id) tuples."""
+def word_rows(
+    employees: Iterable[tuple[int, str, str, str, str]], *, sort_name: bool = True
+) -> Iterator[dict]:
+    """Rows of the words table for (id, name_en, name_ar, employee_no, emirates_id) tuples,
+    each with the employee's name_en as `sort_name` (not for the table as migration
+    0004_hr created it, before it had that column)."""
     for employee_id, name_en, name_ar, employee_no, emirates_id in employees:
         for word in employee_words(name_en, name_ar, employee_no, emirates_id):
-            yield {"employee_id": employee_id, "word": word}
+            row = {"employee_id": employee_id, "word": word}
+            if sort_name:
+                row["sort_name"] = name_en
+            yield row

@@ -190,3 +190,69 @@ def test_searches_of_one_shape_share_one_statement_with_their_own_values(officer
     assert found(officer.get(f"{BASE}?q=rahm")) == ["E00012"]
     after = shapes.cache_info()
     assert (after.hits - before.hits, after.misses - before.misses) == (2, 0)
+
+
+# --------------------------------------------------------------------------- sorted by name
+
+
+@pytest.fixture
+def namesakes(make_employee):
+    """Names sharing word starts, one name twice, a word starting another of the same
+    name ("Moh Mohsen"), and a namesake in another department."""
+    names = [
+        "Mohammed Al Shamsi",
+        "Mohammed Al Shamsi",
+        "Moh Mohsen",
+        "Mohsen Al Ali",
+        "Ali Mohammed",
+        "Zaid Al Mohannadi",
+        "Aisha Al Shamsi",
+        "Alia Shams",
+        "Bashir Khan",
+    ]
+    ids = [make_employee(number=20 + n, name_en=name) for n, name in enumerate(names)]
+    make_employee("DM", number=40, name_en="Mohammed Al Shamsi")
+    return ids
+
+
+def pages(client, query: str, per_page: int = 2) -> tuple[list[int], list[int]]:
+    """The ids of every page of a search, in order, and the total of each page."""
+    ids, totals = [], []
+    for page in range(1, 8):
+        body = client.get(f"{BASE}?{query}&per_page={per_page}&page={page}").get_json()
+        ids += [item["id"] for item in body["items"]]
+        totals.append(body["total"])
+    return ids, totals
+
+
+@pytest.mark.parametrize("sort", ["name_en", "-name_en"])
+def test_a_search_by_name_is_found_sorted_and_counted_as_from_the_employees(
+    officer, namesakes, sort, statements
+):
+    """A search sorted by name alone is answered from the words (their `sort_name`); the
+    same search with a filter every employee passes goes through the employee rows:
+    the same ids, pages and totals."""
+    for q in ("moh", "mohammed al", "al shamsi", "shams", "al", "moh mohsen", "ali", "zz"):
+        statements.clear()
+        by_words = pages(officer, f"q={q}&sort={sort}")
+        assert any("grp_word_0" in statement for statement in statements), q
+        statements.clear()
+        by_employees = pages(officer, f"q={q}&sort={sort}&status=active")
+        assert not any("grp_word_0" in statement for statement in statements), q
+        assert by_words == by_employees, q
+    ids, totals = pages(officer, f"q=moh&sort={sort}")
+    # Every Moh... of POLICE once (two words of "Moh Mohsen" start with it), not DM's.
+    assert sorted(ids) == sorted(namesakes[:6]) and set(totals) == {6}
+
+
+def test_a_renamed_employee_moves_in_a_search_by_name(officer, namesakes):
+    ids, _ = pages(officer, "q=al", per_page=50)
+    bashir_khan, alia = namesakes[8], namesakes[7]
+    assert bashir_khan not in ids
+    version = officer.get(f"{BASE}/{alia}").get_json()["version"]
+    renamed = officer.patch(f"{BASE}/{alia}", json={"name_en": "Yara Shams", "version": version})
+    assert renamed.status_code == 200, renamed.get_json()
+    by_name, _ = pages(officer, "q=shams", per_page=50)
+    # Aisha Al Shamsi, Mohammed Al Shamsi (twice), then Yara Shams, last now.
+    assert by_name[-1] == alia and by_name[0] == namesakes[6]
+    assert by_name == pages(officer, "q=shams&status=active", per_page=50)[0]

@@ -81,7 +81,9 @@ def _fill_words() -> None:
         department_of = {row[0]: row[1] for row in batch}
         values = [
             {**word, "department_id": department_of[word["employee_id"]]}
-            for word in word_rows((row[0], row[2], row[3], row[4], row[5]) for row in batch)
+            for word in word_rows(
+                ((row[0], row[2], row[3], row[4], row[5]) for row in batch), sort_name=False
+            )
         ]
         if values:
             bind.execute(words.insert(), values)
