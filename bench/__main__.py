@@ -406,6 +406,7 @@ def table(results: dict[str, Any]) -> list[tuple[str, str]]:
             ("search", "GET /api/v1/hr/employees?q="),
             ("detail", "GET /api/v1/hr/employees/<id>"),
             ("me", "GET /api/v1/me/payslips"),
+            ("search_full", "search, whole records (view=full)"),
             ("search_one_token", "search, all with one token"),
         ):
             if name in api:

@@ -13,10 +13,13 @@ bench/wrk_requests.lua for the bearer token and X-GRP-Department header):
              Emirates IDs; HR officer of the largest department; first page of 50)
 * detail     GET /api/v1/hr/employees/<id>
 * me         GET /api/v1/me/payslips  (16 self-service users)
-* search_one_token   the search again, every request with the same token (one API
-             client running 16 requests at once); not a target: it shows that one busy
-             token costs no more than many (its last use is written at most once a
-             minute, grp.auth.services.record_token_use)
+* search_full   the same searches with `view=full` (each item the whole record, 31
+             fields, as before 2026-12-07; the default items are summaries of 12); not a
+             target: what a client asking for whole records pays
+* search_one_token   (only with --only) the search again, every request with the same
+             token (one API client running 16 requests at once): one busy token costs no
+             more than many (its last use is written at most once a minute,
+             grp.auth.services.record_token_use)
 
 Requests rotate over many tokens (bench/dataset.py TOKENS_PER_USER), as 16 clients
 would each have their own.
@@ -27,7 +30,7 @@ per request of the server's processes and of PostgreSQL's (read from /proc befor
 after the run): with both cores saturated, those two add up to what limits throughput.
 
 The endpoints are measured in --rounds interleaved rounds (baseline, search, detail, me,
-search_one_token; again; ...; the baseline once more at the end), and each reports its
+search_full; again; ...; the baseline once more at the end), and each reports its
 median round (by requests per second), with every round's figures beside it. A VM's
 speed drifts by 10-15% within minutes, sometimes more: one round alone can land in a
 slow spell (it did: the same code gave a search p95 of 40 and of 66 ms in runs minutes
@@ -224,6 +227,10 @@ def request_files(fixtures: dict[str, Any], folder: Path) -> dict[str, Path]:
             f"GET\t/api/v1/me/payslips\t{token}\t{department}"
             for token in fixtures["self_service_tokens"]
         ],
+        "search_full": [
+            f"GET\t{path}&view=full\t{officers[n % len(officers)]}\t{department}"
+            for n, path in enumerate(searches)
+        ],
         "search_one_token": [
             f"GET\t{path}\t{fixtures['officer_token']}\t{department}" for path in searches
         ],
@@ -278,7 +285,7 @@ def main() -> None:
         str(BASELINE_PORT),
         *workers,
     ]
-    wanted = args.only or ["search", "detail", "me", "search_one_token"]
+    wanted = args.only or ["search", "detail", "me", "search_full"]
     with tempfile.TemporaryDirectory(prefix="grp-bench-wrk-") as folder:
         files = request_files(fixtures, Path(folder))
 

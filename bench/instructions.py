@@ -43,6 +43,11 @@ def requests_of(fixtures: dict[str, Any], endpoint: str) -> list[tuple[str, str]
     officer = fixtures["officer_tokens"][0]
     if endpoint == "search":
         return [(f"/api/v1/hr/employees?q={quote(t)}", officer) for t in fixtures["search_terms"]]
+    if endpoint == "search_full":  # whole records rather than the default summaries
+        return [
+            (f"/api/v1/hr/employees?q={quote(t)}&view=full", officer)
+            for t in fixtures["search_terms"]
+        ]
     if endpoint == "detail":
         ids = fixtures["employee_ids"]
         return [(f"/api/v1/hr/employees/{i}", officer) for i in ids[:: max(1, len(ids) // 16)]]

@@ -43,8 +43,9 @@ from modules.hr.schemas import (
     DocumentUploadSchema,
     EmployeeCreateSchema,
     EmployeeListItemSchema,
-    EmployeeQuerySchema,
+    EmployeeListQuerySchema,
     EmployeeSchema,
+    EmployeeSummarySchema,
     EmployeeUpdateSchema,
     ExpiringDocumentSchema,
     ExpiringQuerySchema,
@@ -138,17 +139,27 @@ def _commit_or_409() -> None:
 
 
 @blp.route("/employees", methods=["GET"])
-@blp.arguments(EmployeeQuerySchema, location="query")
-@blp.response(200, page_of(EmployeeListItemSchema))
+@blp.arguments(EmployeeListQuerySchema, location="query")
+@blp.response(200, page_of(EmployeeSummarySchema))
 @require_permission("hr.employee.read")
 def list_employees(query: dict[str, Any]) -> Any:
-    """List the department's employees: search, filter, sort, a page at a time."""
+    """List the department's employees: search, filter, sort, a page at a time.
+
+    Items are summaries (`view=summary`, the default, this schema); with `view=full`
+    each item is the whole record, as `GET /employees/{id}` answers it.
+    """
     filters = _filters(query)
+    summary = query["view"] == "summary"
     if filters.q and filters.q.strip():
         select, narrow_page, values = employees.employee_search_rows(
-            db.session, filters, limit=PAGE_LIMIT, offset=PAGE_OFFSET, total=TOTAL_OVER
+            db.session,
+            filters,
+            limit=PAGE_LIMIT,
+            offset=PAGE_OFFSET,
+            total=TOTAL_OVER,
+            summary=summary,
         )
-        return paginate(
+        page = paginate(
             select,
             query["page"],
             query["per_page"],
@@ -157,8 +168,16 @@ def list_employees(query: dict[str, Any]) -> Any:
             params=values,
             narrow_page=narrow_page,
         )
-    select, values = employees.employee_list_rows(db.session, filters)
-    return paginate(select, query["page"], query["per_page"], rows=True, params=values)
+    else:
+        select, values = employees.employee_list_rows(db.session, filters, summary=summary)
+        page = paginate(select, query["page"], query["per_page"], rows=True, params=values)
+    if summary:
+        return page
+    # Dumped here: the operation's declared schema is the summary's.
+    return current_app.json.response(_FULL_PAGE.dump(page))
+
+
+_FULL_PAGE = page_of(EmployeeListItemSchema)()
 
 
 @blp.route("/employees", methods=["POST"])

@@ -203,10 +203,30 @@ class EmployeeSchema(FastDumpSchema):
 
 
 class EmployeeListItemSchema(EmployeeSchema):
-    """An employee dumped from a row (`employee_list_rows`, `find_employee_row`): the
-    items of a list page, and an employee's detail. The same fields as EmployeeSchema."""
+    """An employee dumped from a row (`employee_list_rows`, `find_employee_row`): an
+    employee's detail, and the items of a list page with `view=full`. The same fields
+    as EmployeeSchema."""
 
     grade = fields.Integer()
+
+
+class EmployeeSummarySchema(FastDumpSchema):
+    """An item of an employee list or search (the default `view=summary`): who the
+    employee is and where they work. The whole record is the employee's detail
+    (`GET /employees/{id}`), or the list's items with `view=full`."""
+
+    id = fields.Integer()
+    employee_no = fields.String()
+    name_en = fields.String()
+    name_ar = fields.String()
+    status = fields.String()
+    grade = fields.Integer(metadata={"description": "Grade number, 1-16"})
+    org_unit_id = fields.Integer(allow_none=True)
+    position_id = fields.Integer(allow_none=True)
+    manager_id = fields.Integer(allow_none=True)
+    hire_date = fields.Date()
+    work_email = fields.String(allow_none=True)
+    mobile = fields.String(allow_none=True)
 
 
 class _EmployeeFieldsSchema(Schema):
@@ -277,6 +297,23 @@ class EmployeeQuerySchema(PaginationQuerySchema):
         load_default="name_en",
         validate=validate.OneOf([*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)]),
         metadata={"description": "A key, `-key` for descending"},
+    )
+
+
+#: What a list's items hold: `summary` (EmployeeSummarySchema) or `full` (every field of
+#: the record, as its detail answers it).
+LIST_VIEWS = ("summary", "full")
+
+
+class EmployeeListQuerySchema(EmployeeQuerySchema):
+    view = fields.String(
+        load_default="summary",
+        validate=validate.OneOf(LIST_VIEWS),
+        metadata={
+            "description": "`summary` (default): number, names, status, grade, unit, "
+            "position, manager, hire date, work email and mobile; `full`: every field "
+            "of the record, as `GET /employees/{id}` answers it"
+        },
     )
 
 

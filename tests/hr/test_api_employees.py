@@ -422,14 +422,64 @@ def test_a_save_between_read_and_write_is_caught_at_flush(db_session, in_departm
         assert (fresh.children, fresh.version_id) == (5, 2)
 
 
-def test_a_list_item_is_the_employee_as_the_detail_shows_it(officer, staff):
-    """The list reads rows, the detail an Employee object: both answer the same fields."""
-    for query in ("", "?q=santos", "?grade=4&sort=-grade", "?sort=grade&per_page=3&page=2"):
-        page = officer.get(f"{BASE}{query}")
+SUMMARY_FIELDS = {
+    "id",
+    "employee_no",
+    "name_en",
+    "name_ar",
+    "status",
+    "grade",
+    "org_unit_id",
+    "position_id",
+    "manager_id",
+    "hire_date",
+    "work_email",
+    "mobile",
+}
+LIST_QUERIES = ("", "?q=santos", "?grade=4&sort=-grade", "?sort=grade&per_page=3&page=2")
+
+
+def test_a_full_list_item_is_the_employee_as_the_detail_shows_it(officer, staff):
+    """`view=full`: every field of the record, the same as its detail answers."""
+    for query in LIST_QUERIES:
+        separator = "&" if query else "?"
+        page = officer.get(f"{BASE}{query}{separator}view=full")
         assert page.status_code == 200, page.get_json()
         assert page.get_json()["items"], query
         for item in page.get_json()["items"]:
-            assert item == officer.get(f"{BASE}/{item['id']}").get_json()
+            detail = officer.get(f"{BASE}/{item['id']}").get_json()
+            assert item == detail
+            assert {"iban", "emirates_id", "date_of_birth", "version"} <= set(item)
+
+
+def test_a_list_item_is_a_summary_of_the_detail_by_default(officer, staff):
+    """Lists and searches answer who and where; identity documents, bank details, birth
+    dates and family stay in the record."""
+    for query in LIST_QUERIES:
+        page = officer.get(f"{BASE}{query}")
+        assert page.status_code == 200, page.get_json()
+        full = officer.get(f"{BASE}{query}{'&' if query else '?'}view=full").get_json()
+        summary = page.get_json()
+        assert (summary["total"], summary["page"], summary["per_page"]) == (
+            full["total"],
+            full["page"],
+            full["per_page"],
+        )
+        assert [item["id"] for item in summary["items"]] == [i["id"] for i in full["items"]]
+        for item in summary["items"]:
+            assert set(item) == SUMMARY_FIELDS
+            detail = officer.get(f"{BASE}/{item['id']}").get_json()
+            assert item == {name: detail[name] for name in SUMMARY_FIELDS}
+    # The same as asked for by name.
+    assert officer.get(f"{BASE}?q=santos&view=summary").get_json() == (
+        officer.get(f"{BASE}?q=santos").get_json()
+    )
+
+
+def test_an_unknown_list_view_is_refused_with_the_field(officer, staff):
+    answer = officer.get(f"{BASE}?view=everything")
+    assert answer.status_code == 422
+    assert "view" in answer.get_json()["errors"]
 
 
 def test_another_departments_list_holds_none_of_these_employees(api_as, staff):
