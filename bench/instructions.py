@@ -34,7 +34,7 @@ from urllib.parse import quote
 from bench.common import PYTHON, ROOT, config_from_environment, emit
 
 WARM_UP = 20
-ENDPOINTS = ("search", "detail", "me", "auth_me")
+ENDPOINTS = ("search", "search_full", "detail", "me", "auth_me")
 COLLECTED = re.compile(r"Collected : (\d+)")
 
 
