@@ -21,7 +21,9 @@ import flask_smorest
 import sqlalchemy as sa
 from flask import Response, current_app, json, request
 from flask_smorest import Api
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, validate
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from grp.db import db
@@ -82,13 +84,118 @@ class GrpApi(Api):
         return response
 
 
+#: Field classes whose loading from one query-string value `QueryArgumentsParser` may
+#: do itself: exactly these (a subclass may load differently), one value each.
+_PLAIN_QUERY_FIELDS = (fields.String, fields.Integer)
+
+
+@dataclass(frozen=True)
+class _QueryPlan:
+    """How `QueryArgumentsParser` loads one plain query schema."""
+
+    fields: dict[str, fields.Field]  # by name (= query key)
+    defaults: dict[str, Any]  # the result when the query names none of the fields
+    computed: tuple[str, ...]  # absent fields deserialized anyway (required, callable default)
+
+
+_PLANS: weakref.WeakKeyDictionary[Schema, _QueryPlan | None] = weakref.WeakKeyDictionary()
+
+
+def _query_plan(schema: Schema) -> _QueryPlan | None:
+    """How `QueryArgumentsParser` loads `schema` itself, or None: only a schema
+    marshmallow would load field by field and nothing else: no hooks (pre/post-load,
+    validators of the schema or of a field by method), not `many`, no `only`/`exclude`/
+    `partial`, and every field a plain String or Integer under its own name (no
+    `data_key`, no `attribute`)."""
+    if schema in _PLANS:
+        return _PLANS[schema]
+    loaded = dict(schema.load_fields)
+    plain = not (
+        any(schema._hooks.values())
+        or schema.many
+        or schema.only is not None
+        or schema.exclude
+        or schema.partial
+    ) and all(
+        type(field) in _PLAIN_QUERY_FIELDS and field.data_key is None and field.attribute is None
+        for field in loaded.values()
+    )
+    plan = None
+    if plain:
+        defaults, computed = {}, []
+        for name, field in loaded.items():
+            default = field.load_default
+            if field.required or callable(default):
+                computed.append(name)
+            elif default is not missing:
+                defaults[name] = default
+        plan = _QueryPlan(loaded, defaults, tuple(computed))
+    _PLANS[schema] = plan
+    return plan
+
+
+class QueryArgumentsParser(FlaskParser):
+    """webargs' Flask parser, loading plain query schemas (`_query_plan`) itself.
+
+    webargs wraps the query string for the schema and marshmallow loads it field by
+    field with its error store and hooks: about 40 µs for the employee list's eleven
+    fields, 15 µs for a page's two. For a schema of plain fields the result is each
+    named field's own `deserialize` of the query's first value, the `load_default` of
+    the others, unknown names left out: what marshmallow computes for it. Any
+    `ValidationError` goes the usual way: webargs parses the request again and answers
+    the error as always (422 naming the field).
+    """
+
+    def parse(
+        self,
+        argmap: Any,
+        req: Any = None,
+        *,
+        location: str | None = None,
+        unknown: Any = webargs_core._UNKNOWN_DEFAULT_PARAM,
+        **kwargs: Any,
+    ) -> Any:
+        if (
+            location == "query"
+            and isinstance(argmap, Schema)
+            and unknown is webargs_core._UNKNOWN_DEFAULT_PARAM
+            and self.unknown is webargs_core._UNKNOWN_DEFAULT_PARAM
+            and self.DEFAULT_UNKNOWN_BY_LOCATION.get("query") == EXCLUDE
+            and not kwargs.get("validate")
+        ):
+            plan = _query_plan(argmap)
+            if plan is not None:
+                args = (req if req is not None else request).args
+                try:
+                    return _load(plan, args)
+                except ValidationError:
+                    pass  # parsed again below, for webargs' own error
+        return super().parse(argmap, req, location=location, unknown=unknown, **kwargs)
+
+
+def _load(plan: _QueryPlan, args: Any) -> dict[str, Any]:
+    loaded = dict(plan.defaults)
+    for name in plan.computed:
+        value = plan.fields[name].deserialize(args.get(name, missing), name, args)
+        if value is not missing:
+            loaded[name] = value
+    for name in args:
+        field = plan.fields.get(name)
+        if field is not None:
+            loaded[name] = field.deserialize(args[name], name, args)  # the first value
+    return loaded
+
+
 class Blueprint(flask_smorest.Blueprint):
     """flask-smorest's Blueprint, for every GRP API; query and body schemas built once.
 
     Given a schema class, webargs builds a new instance on every request (40 us for the
     employee list's query schema); an instance is used as it is. Schemas hold no
-    per-request state, so one instance serves every request.
+    per-request state, so one instance serves every request. Query strings are parsed
+    by `QueryArgumentsParser`.
     """
+
+    ARGUMENTS_PARSER = QueryArgumentsParser()
 
     def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(schema, type):

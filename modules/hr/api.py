@@ -17,7 +17,6 @@ from flask_login import current_user
 from flask_smorest import Api, abort
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
-from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
 from grp.api import (
@@ -26,6 +25,7 @@ from grp.api import (
     TOTAL_OVER,
     Blueprint,
     PaginationQuerySchema,
+    QueryArgumentsParser,
     page_of,
     paginate,
 )
@@ -62,7 +62,7 @@ from modules.hr.schemas import (
 from modules.hr.services import contracts, documents, employees, organisation
 
 
-class _MultipartParser(FlaskParser):
+class _MultipartParser(QueryArgumentsParser):
     """Read a multipart body's files and form fields as one schema (`location="files"`).
 
     flask-smorest documents one request body per operation, so an upload with

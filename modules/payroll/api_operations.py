@@ -14,10 +14,9 @@ from typing import Any
 from flask import current_app
 from flask_login import current_user
 from flask_smorest import abort
-from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from grp.api import page_of, paginate
+from grp.api import QueryArgumentsParser, page_of, paginate
 from grp.auth.context import require_permission
 from grp.db import db
 from modules.hr.services import find_employee_by_number
@@ -35,7 +34,7 @@ from modules.payroll.schemas import (
 from modules.payroll.services import inputs as input_services
 
 
-class _MultipartParser(FlaskParser):
+class _MultipartParser(QueryArgumentsParser):
     """Read a multipart body's file and form fields as one schema (`location="files"`)."""
 
     def load_files(self, req: Any, schema: Any) -> Any:
