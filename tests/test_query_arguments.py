@@ -34,20 +34,21 @@ BAD_QUERIES = [
 SCHEMAS = [EmployeeListQuerySchema(), ExportQuerySchema(), PaginationQuerySchema()]
 
 
-def _webargs(app, schema, query):
+def _parse(app, parser, schema, query):
+    """What `parser` answers for `query`: the loaded values, or the error and its data."""
     with app.test_request_context(f"/api/v1/anything?{query}"):
         try:
-            return FlaskParser().parse(schema, location="query")
-        except Exception as error:  # noqa: BLE001 - compared below
+            return parser.parse(schema, location="query")
+        except Exception as error:  # noqa: BLE001 - compared by the tests
             return type(error), getattr(error, "data", None)
+
+
+def _webargs(app, schema, query):
+    return _parse(app, FlaskParser(), schema, query)
 
 
 def _ours(app, schema, query):
-    with app.test_request_context(f"/api/v1/anything?{query}"):
-        try:
-            return QueryArgumentsParser().parse(schema, location="query")
-        except Exception as error:  # noqa: BLE001 - compared below
-            return type(error), getattr(error, "data", None)
+    return _parse(app, QueryArgumentsParser(), schema, query)
 
 
 @pytest.mark.parametrize("schema", SCHEMAS, ids=lambda s: type(s).__name__)
