@@ -176,9 +176,10 @@ class QueryArgumentsParser(FlaskParser):
 def _load(plan: _QueryPlan, args: Any) -> dict[str, Any]:
     loaded = dict(plan.defaults)
     for name in plan.computed:
-        value = plan.fields[name].deserialize(args.get(name, missing), name, args)
-        if value is not missing:
-            loaded[name] = value
+        if name not in args:  # a named one is deserialized below
+            value = plan.fields[name].deserialize(missing, name, args)
+            if value is not missing:
+                loaded[name] = value
     for name in args:
         field = plan.fields.get(name)
         if field is not None:

@@ -797,7 +797,7 @@ def _reusable_rows_statement(shape: _ListShape, summary: bool) -> sa.Select:
 
 
 @functools.cache
-def _list_rows_base(summary: bool = False) -> sa.Select:
+def _list_rows_base(summary: bool) -> sa.Select:
     """The columns of `employee_list_rows`, built once (statements are immutable):
     `LIST_COLUMNS`, or with `summary` `SUMMARY_COLUMNS`, and the grade's number.
 
@@ -849,7 +849,7 @@ def _readable_values(employee_id: int, reader_id: int, may_read_all: bool) -> di
 def _employee_statement(may_read_all: bool, *, rows: bool) -> sa.Select:
     """The statement of `find_employee` (or, `rows`, `find_employee_row`), built once:
     the employee, and unless the reader may read all, only their own record."""
-    query = _list_rows_base() if rows else sa.select(Employee)
+    query = _list_rows_base(False) if rows else sa.select(Employee)
     query = query.where(Employee.id == sa.bindparam("grp_employee_id"))
     if not may_read_all:
         query = query.where(Employee.user_id == sa.bindparam("grp_reader_id"))
