@@ -39,6 +39,8 @@ import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -461,7 +463,8 @@ def _insert_as_arrays(
         values = [row[column.key] for row in rows]
         if process is not None:
             values = [process(value) for value in values]
-        parameters[f"c{number}"] = values
+        literal = array_literal(values)
+        parameters[f"c{number}"] = values if literal is None else literal
         element_type = _COLLATE.sub("", column.type.compile(dialect=dialect))
         selects.append(f"%(c{number})s::{element_type}[]")
     names = ", ".join(preparer.quote(column.name) for column in columns)
@@ -472,6 +475,50 @@ def _insert_as_arrays(
         f"SELECT * FROM unnest({', '.join(selects)})"
     )
     connection.exec_driver_sql(statement, parameters, execution_options={REVIEWED: True})
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _boolean(value: bool) -> str:
+    return "t" if value else "f"
+
+
+#: How `array_literal` writes an element of each (exact) Python type. A date, a
+#: timestamp's ISO form and a number contain nothing an array literal must quote.
+_ARRAY_ELEMENT: dict[type, Callable[[Any], str]] = {
+    int: int.__repr__,
+    bool: _boolean,
+    str: _quoted,
+    Decimal: Decimal.__str__,
+    date: date.isoformat,
+    datetime: datetime.isoformat,
+}
+
+
+def array_literal(values: Sequence[Any]) -> str | None:
+    """PostgreSQL's text form of an array of `values` (`{1,NULL,"a \\"b\\""}`), or None
+    when a value is of a type not written here (psycopg then adapts the list).
+
+    psycopg's list adapter is written in Python and looks up a dumper and escapes every
+    element: it was a quarter of the seeding's CPU. This writes the same text, one
+    `str.join` per column; the server parses it as it parsed psycopg's (`array_in`).
+    """
+    kinds = set(map(type, values))
+    has_null = type(None) in kinds
+    kinds.discard(type(None))
+    writers = [_ARRAY_ELEMENT.get(kind) for kind in kinds]
+    if None in writers:
+        return None
+    if len(writers) == 1 and not has_null:
+        return "{" + ",".join(map(writers[0], values)) + "}"
+    write = _ARRAY_ELEMENT
+    return (
+        "{"
+        + ",".join("NULL" if value is None else write[type(value)](value) for value in values)
+        + "}"
+    )
 
 
 # --------------------------------------------------------------------------- guards

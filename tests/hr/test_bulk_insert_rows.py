@@ -4,12 +4,13 @@ Python-side defaults, NULLs and the department stamp come out the same."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
-from grp.tenancy import bulk_insert
+from grp.tenancy import array_literal, bulk_insert
 from modules.hr.models import Contract, EmployeeSearchWord, Grade
 
 
@@ -78,3 +79,82 @@ def test_bulk_insert_writes_what_the_orm_writes(make_employee, in_department, db
         assert contract.created_at.tzinfo is not None
         assert started <= contract.created_at <= datetime.now(UTC)
     assert {"zeta", "زيد"} <= words
+
+
+AWKWARD_TEXTS = [
+    "plain",
+    "",
+    "NULL",
+    "null",
+    " leading and trailing ",
+    'a "quoted" word',
+    "back\\slash\\",
+    'comma, {braces} and \\"both\\"',
+    "line\nbreak\ttab",
+    "محمد بن راشد",
+    "'single' quotes; --",
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("values", "element_type"),
+    [
+        (AWKWARD_TEXTS + [None], "text"),
+        ([1, -2, 0, 9_223_372_036_854_775_807, None], "bigint"),
+        ([True, False, None], "boolean"),
+        ([date(2026, 2, 28), date(1, 1, 1), None, date(9999, 12, 31)], "date"),
+        (
+            [
+                datetime(2026, 12, 7, 14, 5, 6, 123456, tzinfo=UTC),
+                datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=4))),
+                None,
+            ],
+            "timestamptz",
+        ),
+        ([Decimal("12.50"), Decimal("-0.01"), Decimal("1E+3"), None], "numeric"),
+    ],
+    ids=["text", "bigint", "boolean", "date", "timestamptz", "numeric"],
+)
+def test_array_literals_read_back_as_the_values(db_session, values, element_type):
+    literal = array_literal(values)
+    assert literal is not None
+
+    def read_back(value: object) -> list:
+        statement = sa.text(f"SELECT CAST(:value AS {element_type}[])")
+        return db_session.execute(
+            statement.execution_options(grp_tenancy_reviewed=True), {"value": value}
+        ).scalar_one()
+
+    assert read_back(literal) == values
+    # What psycopg's own list adapter sends reads back the same.
+    assert read_back(values) == values
+
+
+def test_array_literal_leaves_unknown_types_to_the_driver():
+    assert array_literal([1.5, 2.0]) is None
+    assert array_literal([1, {"a": 1}]) is None
+    assert array_literal([None, None]) == "{NULL,NULL}"
+    # bool is not written as an int, nor an int as a bool
+    assert array_literal([True, 1, None]) == "{t,1,NULL}"
+
+
+def test_bulk_insert_keeps_awkward_strings(make_employee, in_department, db_session):
+    """Quotes, backslashes, commas, braces and the word NULL survive the column arrays."""
+    first = make_employee(contract=None)
+    with in_department("POLICE"):
+        bulk_insert(
+            db_session,
+            EmployeeSearchWord,
+            [
+                {"employee_id": first, "word": f"w{n} {text}"}
+                for n, text in enumerate(AWKWARD_TEXTS)
+            ],
+        )
+        db_session.commit()
+        words = set(
+            db_session.scalars(
+                sa.select(EmployeeSearchWord.word).where(EmployeeSearchWord.employee_id == first)
+            )
+        )
+    assert {f"w{n} {text}" for n, text in enumerate(AWKWARD_TEXTS)} <= words
