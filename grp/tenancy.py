@@ -382,11 +382,19 @@ def all_departments(session: Session, *, reason: str, audit: Any) -> Iterator[No
 # --------------------------------------------------------------------------- bulk
 
 
-def bulk_insert(session: Session, model: type, rows: Sequence[Mapping[str, Any]]) -> None:
+def bulk_insert(
+    session: Session,
+    model: type,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    returning: Sequence[sa.ColumnElement[Any]] = (),
+) -> list[tuple[Any, ...]]:
     """Insert many rows of a tenant model into the current department, fast.
 
     The department is stamped on every row here, so callers cannot forget it or
-    pass another department's id.
+    pass another department's id. With `returning` (columns of the model's table), the
+    inserted rows' values of those columns come back, one tuple per row, in no
+    particular order: return a key with the generated id to match them up.
     """
     session = _real(session)
     department_id = current_department_id(session)
@@ -398,13 +406,16 @@ def bulk_insert(session: Session, model: type, rows: Sequence[Mapping[str, Any]]
             raise TenancyError("bulk insert row carries another department's id")
         stamped.append({**row, "department_id": department_id})
     if not stamped:
-        return
+        return []
     table = model.__table__
     columns, complete = _complete_rows(table, stamped)
     if len(complete) >= ARRAY_INSERT_MIN_ROWS and session.get_bind().dialect.name == "postgresql":
-        _insert_as_arrays(session, table, columns, complete)
-        return
-    session.execute(sa.insert(table).execution_options(**{REVIEWED: True}), complete)
+        return _insert_as_arrays(session, table, columns, complete, returning)
+    statement = sa.insert(table).execution_options(**{REVIEWED: True})
+    if not returning:
+        session.execute(statement, complete)
+        return []
+    return [tuple(row) for row in session.execute(statement.returning(*returning), complete)]
 
 
 #: From this many rows, `bulk_insert` on PostgreSQL sends one statement carrying an array
@@ -446,9 +457,14 @@ def _complete_rows(
 
 
 def _insert_as_arrays(
-    session: Session, table: sa.Table, columns: list[sa.Column], rows: list[dict[str, Any]]
-) -> None:
-    """INSERT complete `rows` into `table` as one statement of column arrays.
+    session: Session,
+    table: sa.Table,
+    columns: list[sa.Column],
+    rows: list[dict[str, Any]],
+    returning: Sequence[sa.ColumnElement[Any]],
+) -> list[tuple[Any, ...]]:
+    """INSERT complete `rows` into `table` as one statement of column arrays (and return
+    the `returning` columns of the rows inserted).
 
     Values go through each column's bind processing (Money to fils, UTC datetimes, JSON)
     as an executemany's would.
@@ -474,7 +490,13 @@ def _insert_as_arrays(
         f"INSERT INTO {preparer.format_table(table)} ({names}) "  # noqa: S608
         f"SELECT * FROM unnest({', '.join(selects)})"
     )
-    connection.exec_driver_sql(statement, parameters, execution_options={REVIEWED: True})
+    if returning:
+        for column in returning:
+            if column.table is not table:  # type: ignore[attr-defined]
+                raise ValueError(f"{column} is not a column of {table.name}")
+        statement += " RETURNING " + ", ".join(preparer.quote(c.name) for c in returning)  # type: ignore[attr-defined]
+    result = connection.exec_driver_sql(statement, parameters, execution_options={REVIEWED: True})
+    return [tuple(row) for row in result] if returning else []
 
 
 def _quoted(text: str) -> str:

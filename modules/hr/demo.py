@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -399,10 +400,15 @@ def _add_employees(
         )
     )
     number_of = grades_by_id(grades)
+    heads = {p.org_unit_id: p for p in positions if p.code.endswith("-01")}
+    # A head position has one holder: the others are drawn from the rest (a head left
+    # vacant in a small department stays so). It also makes the heads, inserted first,
+    # the only holders of head positions, so everyone after them can be inserted with
+    # their manager.
     by_grade: dict[int, list[Position]] = {}
     for position in positions:
-        by_grade.setdefault(number_of[position.grade_id], []).append(position)
-    heads = {p.org_unit_id: p for p in positions if p.code.endswith("-01")}
+        if position not in heads.values():
+            by_grade.setdefault(number_of[position.grade_id], []).append(position)
     senior_first = sorted(heads.values(), key=lambda p: -number_of[p.grade_id])
     head_count = min(len(heads), max(1, target // 8))
     history = _LeaveHistory(session, rng)
@@ -410,6 +416,7 @@ def _add_employees(
     contracts: dict[str, list[dict[str, Any]]] = {}
     added = 0
     number = 0
+    reporting: _Reporting | None = None
     while existing + added + len(rows) < target:
         number += 1
         employee_no = f"{department.code}-{number:05d}"
@@ -418,6 +425,14 @@ def _add_employees(
         # The first employees fill head positions, most senior first: about one in eight
         # employees heads something, so a small department is not all directors.
         head = number <= head_count
+        if not head and reporting is None:
+            # The heads go in first, so that everyone after them is inserted with their
+            # manager (an UPDATE of every employee afterwards was a twelfth of the seeding);
+            # `_assign_managers` then gives the heads theirs.
+            if rows:
+                added += _insert_chunk(session, rows, contracts, history)
+                rows, contracts = [], {}
+            reporting = _reporting(session, heads)
         if head:
             position = senior_first[number - 1]
             grade_number = number_of[position.grade_id]
@@ -439,7 +454,9 @@ def _add_employees(
                 "band": band,
                 "position_id": position.id,
                 "org_unit_id": position.org_unit_id,
-                "manager_id": None,
+                "manager_id": None
+                if reporting is None
+                else reporting.manager_of_new(position.org_unit_id),
                 "user_id": None,
                 "version_id": 1,
             }
@@ -482,14 +499,7 @@ def _insert_chunk(
     history: _LeaveHistory,
 ) -> int:
     """Insert a chunk of employees with their contracts and leave history; return its size."""
-    bulk_insert(session, Employee, rows)
-    ids = dict(
-        session.execute(
-            sa.select(Employee.employee_no, Employee.id).where(
-                Employee.employee_no.in_([row["employee_no"] for row in rows])
-            )
-        ).all()
-    )
+    ids = dict(bulk_insert(session, Employee, rows, returning=(Employee.employee_no, Employee.id)))
     bulk_insert(
         session,
         Contract,
@@ -776,8 +786,21 @@ def _overlaps(span: list[date], request: dict[str, Any]) -> bool:
     return span[0] <= request["end_date"] and request["start_date"] <= span[-1]
 
 
-def _assign_managers(session: Session, heads: dict[int | None, Position]) -> None:
-    """Each employee reports to the holder of their unit's head position (heads: to the DG)."""
+@dataclass(frozen=True)
+class _Reporting:
+    """Who heads what: each unit's nearest head (its own, else an ancestor's), the DG."""
+
+    head_of_unit: dict[int, int]
+    unit_parents: dict[int, int | None]
+    director_general: int | None
+
+    def manager_of_new(self, unit_id: int) -> int | None:
+        """The manager of an employee added below the heads (their id is not a head's)."""
+        return self.head_of_unit.get(unit_id, self.director_general)
+
+
+def _reporting(session: Session, heads: dict[int | None, Position]) -> _Reporting:
+    """Read who holds the head positions (the lowest id holding each)."""
     holders = dict(
         session.execute(
             sa.select(Employee.position_id, sa.func.min(Employee.id))
@@ -796,6 +819,15 @@ def _assign_managers(session: Session, heads: dict[int | None, Position]) -> Non
                 head_of_unit[unit_id] = holders[position.id]
                 break
             current = unit_parents.get(current)
+    return _Reporting(head_of_unit, unit_parents, director_general)
+
+
+def _assign_managers(session: Session, heads: dict[int | None, Position]) -> None:
+    """Each employee without a manager reports to the holder of their unit's head
+    position (heads: to the head above, else the DG)."""
+    reporting = _reporting(session, heads)
+    head_of_unit, unit_parents = reporting.head_of_unit, reporting.unit_parents
+    director_general = reporting.director_general
     unassigned = session.execute(
         sa.select(Employee.id, Employee.org_unit_id).where(Employee.manager_id.is_(None))
     ).all()

@@ -158,3 +158,41 @@ def test_bulk_insert_keeps_awkward_strings(make_employee, in_department, db_sess
             )
         )
     assert {f"w{n} {text}" for n, text in enumerate(AWKWARD_TEXTS)} <= words
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_bulk_insert_returns_the_columns_asked_for(make_employee, in_department, db_session, count):
+    """One row (a plain INSERT) or several (column arrays on PostgreSQL): each inserted
+    row's generated id comes back with the key it was inserted under."""
+    owners = [make_employee(contract=None) for _ in range(count)]
+    with in_department("POLICE"):
+        returned = bulk_insert(
+            db_session,
+            EmployeeSearchWord,
+            [{"employee_id": owner, "word": f"returned{n}"} for n, owner in enumerate(owners)],
+            returning=(EmployeeSearchWord.word, EmployeeSearchWord.employee_id),
+        )
+        stored = dict(
+            db_session.execute(
+                sa.select(EmployeeSearchWord.word, EmployeeSearchWord.employee_id).where(
+                    EmployeeSearchWord.word.startswith("returned")
+                )
+            ).all()
+        )
+        assert sorted(returned) == sorted(stored.items())
+        assert dict(returned) == {f"returned{n}": owner for n, owner in enumerate(owners)}
+        assert bulk_insert(db_session, EmployeeSearchWord, [], returning=(sa.column("x"),)) == []
+
+
+@pytest.mark.postgres
+def test_bulk_insert_refuses_to_return_another_tables_columns(
+    make_employee, in_department, db_session
+):
+    owners = [make_employee(contract=None) for _ in range(2)]
+    with in_department("POLICE"), pytest.raises(ValueError, match="not a column"):
+        bulk_insert(
+            db_session,
+            EmployeeSearchWord,
+            [{"employee_id": owner, "word": "other"} for owner in owners],
+            returning=(Contract.id,),
+        )

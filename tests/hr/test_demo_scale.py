@@ -21,7 +21,15 @@ from grp.demo import load_demo_users
 from grp.models import Department
 from grp.tenancy import department_context
 from modules.hr.demo import DEMO_MONTH_END, OPENING, TODAY, seed, spread
-from modules.hr.models import Contract, Employee, LeaveLedgerEntry, LeaveRequest, LeaveType
+from modules.hr.models import (
+    Contract,
+    Employee,
+    LeaveLedgerEntry,
+    LeaveRequest,
+    LeaveType,
+    OrgUnit,
+    Position,
+)
 
 
 def test_spread_sizes_the_largest_department_and_shares_the_rest():
@@ -113,6 +121,57 @@ def test_leave_history_is_what_the_services_would_write(seeded, departments):
         for employee_id in list(active)[:60]:
             assert balance(session, employee_id, annual.id) >= Decimal("0.00")
         session.rollback()
+
+
+@pytest.mark.parametrize(("code", "heads_with_staff"), [("POLICE", 8), ("DHA", 1)])
+def test_everyone_reports_to_the_nearest_head_above_them(
+    seeded, departments, code, heads_with_staff
+):
+    """Each employee's manager holds the head position (code -01) of their unit, else of
+    the nearest unit above with one; heads report to the head above; the DG to nobody.
+    (The demo logins are set apart: the demo employee reports to the demo manager.)"""
+    session = db.session
+    with department_context(session, departments[code].id):
+        parent = dict(session.execute(sa.select(OrgUnit.id, OrgUnit.parent_id)).all())
+        staff = session.execute(
+            sa.select(
+                Employee.id,
+                Employee.org_unit_id,
+                Employee.position_id,
+                Employee.manager_id,
+                Employee.user_id,
+            )
+        ).all()
+        head_positions = {
+            position.org_unit_id: position.id
+            for position in session.scalars(sa.select(Position))
+            if position.code.endswith("-01")
+        }
+        dg_position = session.scalar(sa.select(Position.id).where(Position.code == "DG-01"))
+        session.rollback()
+    holder: dict[int, int] = {}
+    for employee_id, _unit, position_id, _manager, _user in sorted(staff):
+        holder.setdefault(position_id, employee_id)
+    director_general = holder[dg_position]
+
+    def nearest_head(unit: int | None, employee_id: int) -> int | None:
+        while unit is not None:
+            head = holder.get(head_positions.get(unit))
+            if head is not None and head != employee_id:
+                return head
+            unit = parent[unit]
+        return None
+
+    managers = {employee_id: manager for employee_id, _u, _p, manager, _user in staff}
+    assert [e for e, m in managers.items() if m is None] == [director_general]
+    checked = 0
+    for employee_id, unit, _position, manager, user_id in staff:
+        if employee_id != director_general and user_id is None:
+            assert manager == (nearest_head(unit, employee_id) or director_general), employee_id
+            checked += 1
+    assert checked >= len(staff) - 8
+    # POLICE (300) fills its 8 head positions; DHA (12) only the DG's, the rest vacant.
+    assert len({m for m in managers.values() if m is not None}) == heads_with_staff
 
 
 def test_the_demo_month_has_joiners_leavers_and_raises(seeded, departments):

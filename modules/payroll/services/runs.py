@@ -252,15 +252,10 @@ def compute_run(
     for chunk in _chunks(groups, chunk_employees):
         slips, lines, errors = computation.compute_chunk(chunk)
         bulk_insert(session, PayrollRunError, errors)
-        bulk_insert(session, Payslip, slips)
+        ids = dict(
+            bulk_insert(session, Payslip, slips, returning=(Payslip.employee_id, Payslip.id))
+        )
         if slips:
-            ids = dict(
-                session.execute(
-                    sa.select(Payslip.employee_id, Payslip.id).where(
-                        Payslip.run_id == run.id, Payslip.employee_id.in_(list(lines))
-                    )
-                ).all()
-            )
             bulk_insert(
                 session,
                 PayslipLine,
