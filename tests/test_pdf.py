@@ -140,6 +140,29 @@ def test_arabic_runs_right_to_left_on_the_page(sample_pdfs):
     assert words[last] > a4_width_pt / 2, "the Arabic name is on the right half of the page"
 
 
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_bilingual_pairs_share_a_line_from_margin_to_margin(sample_pdfs, language):
+    """The header's English starts at the left margin and its Arabic ends at the right one,
+    on the same line, whatever the reader's language (templates/pdf/macros.html)."""
+    bbox = run_poppler("pdftotext", "-bbox", str(sample_pdfs[language]), "-")
+    words = [
+        (unicodedata.normalize("NFKC", text), float(x0), float(y0), float(x1), float(y1))
+        for x0, y0, x1, y1, text in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]+)</word>',
+            bbox,
+        )
+    ]
+    margin = 15 / 25.4 * 72  # pdf.css: @page margin, left and right
+    right_edge = 595.28 - margin
+    english = next(w for w in words if w[0] == "General")
+    arabic = [w for w in words if w[0][::-1] in {"القيادة", "العامة", "للشرطة"}]
+    assert len(arabic) == 3, words[:12]
+    assert english[1] == pytest.approx(margin, abs=1.0)
+    assert max(w[3] for w in arabic) == pytest.approx(right_edge, abs=1.0)
+    middle = (english[2] + english[4]) / 2
+    assert all(w[2] < middle < w[4] for w in arabic), (english, arabic)
+
+
 def test_arabic_letters_are_joined(renderer, tmp_path):
     """HarfBuzz shapes Arabic: a joined word is narrower than its letters kept apart."""
     from PIL import Image, ImageOps
