@@ -407,3 +407,72 @@ def test_starting_the_app_does_not_import_weasyprint(pdf_config):
         check=True,
         timeout=60,
     )
+
+
+# ------------------------------------------------------------- the tree read by expat
+
+
+def _word_boxes(pdf_bytes: bytes, folder: Path, name: str) -> str:
+    path = folder / name
+    path.write_bytes(pdf_bytes)
+    return run_poppler("pdftotext", "-bbox", str(path), "-")
+
+
+def test_xml_tree_is_read_for_grp_templates_and_lays_out_as_the_html5_tree(
+    renderer, pdf_app, tmp_path, monkeypatch
+):
+    """GRP's document templates are also well-formed XML: expat reads them, and every word
+    lands where it lands with WeasyPrint's own HTML5 parser."""
+    for language in ("en", "ar"):
+        html = renderer.render_html(SAMPLE, pdf.sample_context(), language=language)
+        assert pdf.xml_document_tree(html) is not None
+        fast = _word_boxes(renderer.html_to_pdf(html), tmp_path, f"fast-{language}.pdf")
+        with monkeypatch.context() as patched:
+            patched.setattr(pdf, "xml_document_tree", lambda html: None)
+            slow = _word_boxes(renderer.html_to_pdf(html), tmp_path, f"slow-{language}.pdf")
+        assert fast.count("<word ") > 50
+        assert fast == slow
+
+
+def test_the_parsed_document_is_what_weasyprint_makes_of_the_string(renderer):
+    """`PdfRenderer.document` of a tree sets what WeasyPrint's HTML sets after parsing a
+    string (a WeasyPrint release that sets more fails here)."""
+    html = renderer.render_html(SAMPLE, pdf.sample_context(), language="en")
+    from_tree = renderer.document(html)
+    from_string = renderer._weasyprint.HTML(
+        string=html, base_url=pdf.PDF_BASE_URL, url_fetcher=renderer.url_fetcher
+    )
+    assert type(from_tree) is not type(from_string)
+    assert isinstance(from_tree, type(from_string))
+    assert vars(from_tree).keys() == vars(from_string).keys()
+    for key in ("base_url", "media_type", "url_fetcher"):
+        assert getattr(from_tree, key) == getattr(from_string, key)
+    assert from_tree.etree_element.tag == from_string.etree_element.tag == "html"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<html><head></head><body>a&nbsp;b</body></html>",  # a named HTML entity
+        "<html><head><meta charset='utf-8'></head><body></body></html>",  # a void element
+        "<p>a fragment</p>",
+        "<html><body>no head</body></html>",
+        '<html xmlns="http://www.w3.org/1999/xhtml"><head/><body/></html>',
+        "<html><head><base href='https://example.org/'/></head><body/></html>",
+        '<!DOCTYPE html [<!ENTITY e "x">]><html><head/><body>&e;</body></html>',
+        "<?xml-stylesheet href='x'?><html><head/><body/></html>",
+        "<html><head/><body>a < b</body></html>",
+    ],
+)
+def test_documents_that_are_not_plain_xml_go_to_the_html5_parser(renderer, html):
+    assert pdf.xml_document_tree(html) is None
+    assert type(renderer.document(html)) is renderer._weasyprint.HTML
+
+
+def test_a_plain_xml_document_is_read_by_expat():
+    root = pdf.xml_document_tree(
+        "<!DOCTYPE html>\n<html lang='ar'><head><meta charset='utf-8' /></head>"
+        "<body><p dir='rtl'>أ &amp; ب &#39;</p></body></html>"
+    )
+    assert root is not None and root.get("lang") == "ar"
+    assert root.find("body/p").text == "أ & ب '"

@@ -251,20 +251,11 @@ def test_page_image_is_not_blank_and_has_both_columns(worked_example_pdf, tmp_pa
     print(f"\npayslip page image: {png}")
 
 
-def test_payslip_data_and_batch_rendering(app, tmp_path):
-    """The benchmark's entry point: plain dicts in, one PDF per payslip out."""
+def plain_payslip() -> dict[str, Any]:
+    """One payslip's data as `payslip_pdf.payslip_data` gives it (plain values)."""
     from decimal import Decimal
-    from types import SimpleNamespace
 
-    from modules.payroll import payslip_pdf
-
-    assert payslip_pdf.mask_iban("AE070331234567890123456") == "AE07 •••• •••• 3456"
-    assert payslip_pdf.mask_iban(None) is None
-    line = SimpleNamespace(rate="11%", base=Decimal("31000.00"), days=None)
-    assert payslip_pdf.line_basis(line) == "11% × 31,000.00"
-    assert payslip_pdf.line_basis(SimpleNamespace(rate=None, base=None, days="15/30")) == "15/30"
-    assert payslip_pdf.line_basis(SimpleNamespace(rate=None, base=None, days="30/30")) == ""
-    data = {
+    return {
         "id": 1,
         "employee_no": "E/01",
         "period": "2026-11",
@@ -289,11 +280,57 @@ def test_payslip_data_and_batch_rendering(app, tmp_path):
         "net": Decimal(100),
         "total_employer": Decimal(0),
     }
+
+
+def test_payslip_data_and_batch_rendering(app, tmp_path):
+    """The benchmark's entry point: plain dicts in, one PDF per payslip out."""
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from modules.payroll import payslip_pdf
+
+    assert payslip_pdf.mask_iban("AE070331234567890123456") == "AE07 •••• •••• 3456"
+    assert payslip_pdf.mask_iban(None) is None
+    line = SimpleNamespace(rate="11%", base=Decimal("31000.00"), days=None)
+    assert payslip_pdf.line_basis(line) == "11% × 31,000.00"
+    assert payslip_pdf.line_basis(SimpleNamespace(rate=None, base=None, days="15/30")) == "15/30"
+    assert payslip_pdf.line_basis(SimpleNamespace(rate=None, base=None, days="30/30")) == ""
+    data = plain_payslip()
     assert payslip_pdf.payslip_file_name(data) == "E01.pdf"
     documents = payslip_pdf.render_payslip_batch([data, {**data, "employee_no": "E02"}])
     assert len(documents) == 2
     text = pdf_text(save(tmp_path, "second.pdf", documents[1]))
     assert "E02" in text and "100.00" in text and NAME_AR in text
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_the_payslip_is_read_by_expat_and_lays_out_as_with_the_html5_parser(
+    app, tmp_path, monkeypatch, language
+):
+    """The payslip template is well-formed XML too (grp.pdf reads it with expat), and
+    every word of a payslip lands where WeasyPrint's HTML5 parser puts it."""
+    from grp import pdf
+    from modules.payroll import payslip_pdf
+
+    renderer = pdf.get_renderer()
+    html = renderer.render_html(
+        payslip_pdf.TEMPLATE, {"slips": [plain_payslip()]}, language=language
+    )
+    assert pdf.xml_document_tree(html) is not None
+
+    def word_boxes(name: str) -> str:
+        path = save(tmp_path, name, renderer.html_to_pdf(html))
+        return subprocess.run(  # noqa: S603 - poppler's pdftotext, our own file
+            [shutil.which("pdftotext") or "pdftotext", "-bbox", str(path), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    fast = word_boxes("fast.pdf")
+    monkeypatch.setattr(pdf, "xml_document_tree", lambda html: None)
+    assert word_boxes("slow.pdf") == fast
+    assert fast.count("<word ") > 40
 
 
 # --------------------------------------------------------------------------- who may read
