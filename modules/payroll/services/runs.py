@@ -255,16 +255,15 @@ def compute_run(
         ids = dict(
             bulk_insert(session, Payslip, slips, returning=(Payslip.employee_id, Payslip.id))
         )
-        if slips:
-            bulk_insert(
-                session,
-                PayslipLine,
-                [
-                    {**row, "payslip_id": ids[employee_id]}
-                    for employee_id, rows in lines.items()
-                    for row in rows
-                ],
-            )
+        bulk_insert(
+            session,
+            PayslipLine,
+            [
+                {**row, "payslip_id": ids[employee_id]}
+                for employee_id, rows in lines.items()
+                for row in rows
+            ],
+        )
         if progress is not None:
             progress(len(chunk))
     run.state = "computed"
