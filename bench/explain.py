@@ -49,6 +49,9 @@ def scenarios(fixtures: dict[str, Any], ids: dict[str, Any]) -> list[tuple[str, 
             f"/api/v1/hr/employees?q={quote(ids['name_ar'])}",
         ),
         ("search: part of a name", "officer", "/api/v1/hr/employees?q=mans"),
+        # Two words, one of them in most family names: each candidate of the longer word
+        # is checked for the other.
+        ("search: family name of two words", "officer", "/api/v1/hr/employees?q=al%20hammadi"),
         ("search: employee number", "officer", f"/api/v1/hr/employees?q={ids['employee_no']}"),
         ("search: Emirates ID", "officer", f"/api/v1/hr/employees?q={ids['emirates_id']}"),
         (

@@ -8,6 +8,7 @@ commit; the services they call only flush.
 from __future__ import annotations
 
 import functools
+import gc
 import getpass
 import logging
 import os
@@ -461,6 +462,19 @@ def default_workers(database_url: str) -> int:
     return cores + 1 if local else 2 * cores + 1
 
 
+def _freeze_startup_objects() -> None:
+    """Leave what a worker built at start (modules, the app, its mappers and schemas)
+    out of the garbage collector's full passes.
+
+    A worker holds about 220,000 objects once the app is built, nearly all of them for
+    good, and each full collection walked them all: about 80 ms, on the benchmark's
+    search one in the first 2,000 requests of a worker (0.04 ms a request, and one
+    request that much slower). Objects made later are collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _gunicorn_application(options: dict[str, Any], factory: Callable[[], Flask]) -> Any:
     from gunicorn.app.base import BaseApplication
 
@@ -474,7 +488,9 @@ def _gunicorn_application(options: dict[str, Any], factory: Callable[[], Flask])
         def load(self) -> Flask:
             # Each worker builds its own app, so no database connection is shared
             # across the fork.
-            return factory()
+            app = factory()
+            _freeze_startup_objects()
+            return app
 
     return GrpGunicorn()
 

@@ -11,8 +11,12 @@ import json
 import logging
 import re
 import sys
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import cast
 
+import orjson
 from flask import g, has_request_context, request
 
 REDACTED = "[REDACTED]"
@@ -59,11 +63,28 @@ class JsonFormatter(logging.Formatter):
     SAFE_EXTRAS = ("event", "method", "path", "status", "duration_ms", "job", "grp_module")
 
     def format(self, record: logging.LogRecord) -> str:
+        extras = {key: getattr(record, key) for key in self.SAFE_EXTRAS if hasattr(record, key)}
+        exc = self.formatException(record.exc_info) if record.exc_info else None
+        return self.line(
+            record.created, record.levelname, record.name, record.getMessage(), extras, exc
+        )
+
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        extras: Mapping[str, object],
+        exc: str | None = None,
+    ) -> str:
+        """The JSON line of a record made of these parts (`log_request` writes its line
+        with this, without a LogRecord)."""
         entry: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": scrub(record.getMessage()),
+            "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+            "level": level,
+            "logger": logger,
+            "msg": scrub(message),
         }
         if has_request_context():
             entry["request_id"] = g.get("request_id")
@@ -72,12 +93,15 @@ class JsonFormatter(logging.Formatter):
             department = g.get("department")
             entry["department"] = getattr(department, "code", None)
         for key in self.SAFE_EXTRAS:
-            if hasattr(record, key):
-                value = getattr(record, key)
+            if key in extras:
+                value = extras[key]
                 entry[key] = scrub(value) if isinstance(value, str) else value
-        if record.exc_info:
-            entry["exc"] = scrub(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        if exc is not None:
+            entry["exc"] = scrub(exc)
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except TypeError:  # beyond orjson (an integer over 64 bits, a lone surrogate)
+            return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
@@ -99,18 +123,70 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
     logging.getLogger("alembic.runtime").setLevel(logging.WARNING)
 
 
+REQUEST_LOGGER = logging.getLogger("grp.request")
+
+
 def log_request(response_status: int, started: float, now: float) -> None:
     """Write the one log line of a finished request (method, path, status, duration)."""
-    logging.getLogger("grp.request").info(
-        "%s %s %s",
-        request.method,
-        request.path,
-        response_status,
-        extra={
-            "event": "request",
-            "method": request.method,
-            "path": request.path,
-            "status": response_status,
-            "duration_ms": round((now - started) * 1000, 1),
-        },
-    )
+    if not REQUEST_LOGGER.isEnabledFor(logging.INFO):
+        return
+    method = request.method
+    path = request.path
+    extras = {
+        "event": "request",
+        "method": method,
+        "path": path,
+        "status": response_status,
+        "duration_ms": round((now - started) * 1000, 1),
+    }
+    handler = _sole_json_handler(REQUEST_LOGGER)
+    if handler is not None:
+        # The line the handler would write for the record below, written without the
+        # record: a LogRecord, the search for its caller's frame and the dispatch to the
+        # handlers cost about two thirds of the request log's 0.1 ms (bench: search
+        # requests in process).
+        formatter = cast(JsonFormatter, handler.formatter)  # checked by _sole_json_handler
+        line = formatter.line(
+            time.time(), "INFO", REQUEST_LOGGER.name, f"{method} {path} {response_status}", extras
+        )
+        try:
+            handler.acquire()
+            try:
+                handler.stream.write(line + handler.terminator)
+                handler.flush()
+            finally:
+                handler.release()
+        except Exception:  # noqa: BLE001 - as logging does: a log line never fails a request
+            handler.handleError(
+                REQUEST_LOGGER.makeRecord(
+                    REQUEST_LOGGER.name, logging.INFO, __file__, 0, line, (), None
+                )
+            )
+        return
+    REQUEST_LOGGER.info("%s %s %s", method, path, response_status, extra=extras)
+
+
+def _sole_json_handler(logger: logging.Logger) -> logging.StreamHandler | None:
+    """The handler that alone writes `logger`'s INFO records, where it is a stream handler
+    with exactly GRP's JSON formatter and nothing filters the records on the way (as
+    `configure_logging` sets it up); else None, and records go through `logging`."""
+    found: logging.Handler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        for handler in current.handlers:
+            if found is not None:
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent  # type: ignore[assignment]
+    if (
+        type(found) is not logging.StreamHandler
+        or type(found.formatter) is not JsonFormatter
+        or found.filters
+        or found.level > logging.INFO
+    ):
+        return None
+    return found

@@ -256,3 +256,133 @@ def test_configure_logging_installs_one_handler_and_quiets_alembic() -> None:
         assert logging.getLogger("alembic.runtime").level == logging.WARNING
     finally:
         root.setLevel(level)
+
+
+# --------------------------------------------------------------------------- the request line
+
+
+@pytest.fixture
+def sole_json_log() -> Iterator[tuple[JsonLines, logging.StreamHandler]]:
+    """The root logger's only handler a JSON stream handler, as `configure_logging` leaves
+    it in production: the request line is then written without a LogRecord.
+
+    pytest adds its own capturing handlers to the root logger for each phase of a test
+    (they are there again once the test runs): a test calls `sole_handler()` first.
+    """
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.setLevel(logging.INFO)
+    try:
+        yield JsonLines(stream), handler
+    finally:
+        root.handlers[:] = saved
+        root.setLevel(level)
+
+
+def sole_handler(handler: logging.Handler) -> None:
+    """Make `handler` the root logger's only one (pytest's own put back after the test)."""
+    logging.getLogger().handlers[:] = [handler]
+
+
+def _without_timing(line: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in line.items() if k not in ("ts", "duration_ms")}
+
+
+def test_the_request_line_written_directly_is_the_line_logging_writes(
+    sole_json_log: tuple[JsonLines, logging.StreamHandler],
+    signed_in: Callable[[str], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from grp.logging import REQUEST_LOGGER
+
+    log, handler = sole_json_log
+    sole_handler(handler)
+
+    def no_record(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the request line was made through a LogRecord")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(REQUEST_LOGGER, "makeRecord", no_record)
+        assert signed_in("/healthz").status_code == 200
+    direct = log.raw
+    # A filter on the handler (one that lets everything through) sends the line the
+    # usual way, through a LogRecord and the formatter.
+    handler.addFilter(lambda record: True)
+    assert signed_in("/healthz").status_code == 200
+    [first, second] = log.by_logger("grp.request")
+    assert _without_timing(first) == _without_timing(second)
+    assert first["user"] == "officer.one" and first["request_id"] == "req-4711"
+    assert first["msg"] == "GET /healthz 200"
+    assert first["ts"].endswith("+00:00") and len(first["ts"]) == len(second["ts"])
+    assert direct.count("\n") == 1 and direct.endswith("\n")
+
+
+def test_a_filter_on_the_way_still_decides_about_the_request_line(
+    sole_json_log: tuple[JsonLines, logging.StreamHandler], signed_in: Callable[[str], Any]
+) -> None:
+    log, handler = sole_json_log
+    sole_handler(handler)
+
+    def drop_requests(record: logging.LogRecord) -> bool:
+        return record.name != "grp.request"
+
+    for owner in (logging.getLogger("grp.request"), handler):
+        owner.addFilter(drop_requests)
+        try:
+            assert signed_in("/healthz").status_code == 200
+        finally:
+            owner.removeFilter(drop_requests)
+        assert log.by_logger("grp.request") == []
+    # As in `logging`, a parent logger's filter does not see its children's records.
+    logging.getLogger("grp").addFilter(drop_requests)
+    try:
+        assert signed_in("/healthz").status_code == 200
+    finally:
+        logging.getLogger("grp").removeFilter(drop_requests)
+    assert len(log.by_logger("grp.request")) == 1
+
+
+def test_the_request_line_reaches_every_handler_and_respects_levels(
+    sole_json_log: tuple[JsonLines, logging.StreamHandler],
+    signed_in: Callable[[str], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log, handler = sole_json_log
+    logging.getLogger().addHandler(handler)  # beside pytest's capturing handlers
+    with caplog.at_level(logging.INFO, logger="grp.request"):
+        assert signed_in("/healthz").status_code == 200
+    # Two handlers (pytest's and ours): both got it, the usual way.
+    assert [r.getMessage() for r in caplog.records if r.name == "grp.request"] == [
+        "GET /healthz 200"
+    ]
+    assert len(log.by_logger("grp.request")) == 1
+    sole_handler(handler)  # now the line would be written directly, but for the levels
+    handler.setLevel(logging.WARNING)
+    assert signed_in("/healthz").status_code == 200
+    logging.getLogger("grp.request").setLevel(logging.WARNING)
+    handler.setLevel(logging.NOTSET)
+    try:
+        assert signed_in("/healthz").status_code == 200
+    finally:
+        logging.getLogger("grp.request").setLevel(logging.NOTSET)
+    assert len(log.by_logger("grp.request")) == 1
+
+
+def test_a_failing_log_stream_does_not_fail_the_request(
+    sole_json_log: tuple[JsonLines, logging.StreamHandler],
+    signed_in: Callable[[str], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, handler = sole_json_log
+    sole_handler(handler)
+
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk full")
+
+    handler.setStream(Broken())
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # as in production
+    assert signed_in("/healthz").status_code == 200
