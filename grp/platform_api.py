@@ -7,7 +7,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, g
-from flask_login import current_user
 from flask_smorest import Api, abort
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaValidationError
@@ -16,7 +15,7 @@ from grp import organisation
 from grp.api import Blueprint, PaginationQuerySchema, page_of, paginate, problem_response
 from grp.audit import audit_entries_query, record_event
 from grp.auth import services
-from grp.auth.context import require_permission
+from grp.auth.context import acting_user, current_department, require_permission
 from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN, public
 from grp.db import db
 from grp.errors import ValidationError
@@ -172,7 +171,7 @@ class AuditQuerySchema(PaginationQuerySchema):
 
 
 def _actor() -> User:
-    return current_user._get_current_object()
+    return acting_user()
 
 
 def _is_system_admin() -> bool:
@@ -212,7 +211,7 @@ def _role_pairs(roles: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 def _check_role_scope(pairs: list[tuple[str, str]]) -> None:
     services.check_role_grant(
-        pairs, actor_is_system_admin=_is_system_admin(), department=g.department
+        pairs, actor_is_system_admin=_is_system_admin(), department=current_department()
     )
 
 
@@ -304,7 +303,7 @@ def who_am_i() -> Any:
         "username": user.username,
         "name": user.name,
         "language": user.language,
-        "department": g.department,
+        "department": current_department(),
         "roles": sorted(g.role_codes),
         "permissions": sorted(registry.permissions_of(g.role_codes)),
     }
@@ -441,7 +440,7 @@ def update_user(data: dict[str, Any], user_id: int) -> Any:
                 db.session,
                 user,
                 pairs,
-                only_department=None if _is_system_admin() else g.department,
+                only_department=None if _is_system_admin() else current_department(),
             )
         except services.UserValidationError as exc:
             errors.update(exc.errors)
@@ -476,7 +475,7 @@ def list_audit_entries(query: dict[str, Any]) -> Any:
     A system administrator may name another department with `department`; that
     read is itself written to the audit log.
     """
-    department = g.department
+    department = current_department()
     if query["department"]:
         requested = _department_by_code(query["department"])
         if department is None or requested.id != department.id:

@@ -199,7 +199,9 @@ def test_the_cache_can_be_turned_off(app, client, create_user, statements):
 
 
 def session_entry(user):
-    """A browser session's cache entry for `user`, as a request would store it."""
+    """A browser session's cache entry for `user`, as a request would store it (with its
+    role assignments loaded)."""
+    assert user.role_assignments is not None
     return CachedCaller(
         key=("user", user.id),
         user=detached_copy(user),
@@ -258,3 +260,101 @@ def test_a_system_administrators_cached_caller_is_checked_too(
     db_session.get(ApiToken, token["id"]).revoked_at = utcnow()
     db_session.commit()
     assert me(client, token["token"], "POLICE").status_code == 401
+
+
+# --------------------------------------------------------------------------- the caller object
+
+
+@pytest.fixture
+def caller_probe(app):
+    """A page that reports what the request's session holds of its caller, then asks for
+    the caller as an ORM object (`acting_user`) and reports that."""
+    from flask import g
+    from flask_login import current_user
+
+    from grp.auth.context import Caller, acting_user, current_department
+    from grp.auth.permissions import public
+
+    @public
+    def probe():
+        caller = current_user._get_current_object()
+        before = {type(o).__name__ for o in db.session.identity_map.values()}
+        answer = {
+            "is_caller": isinstance(caller, Caller),
+            "held_before": sorted(before),
+            "id": current_user.id,
+            "username": current_user.username,
+            "department": (g.department.id, g.department.code) if g.department else None,
+        }
+        if "rename" in request.args:  # the view changes the user's row itself
+            user = db.session.get(User, current_user.id)
+            user.name = request.args["rename"]
+            db.session.flush()
+            answer["name_after_change"] = current_user.name
+            answer["same_object"] = acting_user() is user
+            db.session.rollback()
+            return answer
+        user = acting_user()
+        department = current_department()
+        answer.update(
+            orm_in_session=user in db.session,
+            same_object=acting_user() is user,
+            roles=sorted((a.department.code, a.role.code) for a in user.role_assignments),
+            department_in_session=department in db.session,
+            same_department=current_department() is department,
+            department_name=g.department.name_en,
+        )
+        return answer
+
+    from flask import request
+
+    app.add_url_rule("/api/v1/caller-probe", "caller_probe", probe)
+    return "/api/v1/caller-probe"
+
+
+def test_a_cached_caller_is_merged_into_the_session_only_when_asked_for(
+    client, create_user, caller_probe, statements
+):
+    create_user("hr.police", roles=[("POLICE", "hr_officer"), ("DM", "finance_officer")])
+    token = token_for(client, "hr.police")["token"]
+    headers = {"Authorization": f"Bearer {token}", "X-GRP-Department": "DM"}
+    assert client.get(caller_probe, headers=headers).status_code == 200  # now cached
+    statements.clear()
+    answer = client.get(caller_probe, headers=headers).get_json()
+    assert answer["is_caller"] and answer["username"] == "hr.police"
+    # Neither the user nor the department is in the session until asked for; then
+    # the user comes with the roles the cache loaded (no query for them).
+    assert answer["held_before"] == []
+    dm = db.session.scalar(sa.select(Department).where(Department.code == "DM"))
+    assert answer["department"] == [dm.id, "DM"]
+    assert answer["department_in_session"] and answer["same_department"]
+    assert answer["department_name"] == dm.name_en
+    assert answer["orm_in_session"] and answer["same_object"]
+    assert answer["roles"] == [["DM", "finance_officer"], ["POLICE", "hr_officer"]]
+    assert not any("role_assignments" in s and "password_hash" in s for s in statements)
+
+
+def test_a_view_that_changes_the_callers_row_reads_its_own_values(
+    client, create_user, caller_probe
+):
+    create_user("hr.police", roles=[("POLICE", "hr_officer")], name="Old Name")
+    token = token_for(client, "hr.police")["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(caller_probe, headers=headers).status_code == 200  # now cached
+    answer = client.get(f"{caller_probe}?rename=New+Name", headers=headers).get_json()
+    assert answer["is_caller"]
+    assert answer["name_after_change"] == "New Name"
+    assert answer["same_object"]
+
+
+def test_a_cached_caller_needs_its_role_assignments(create_user):
+    user = create_user("u")
+    with pytest.raises(ValueError, match="role assignments"):
+        CachedCaller(
+            key=("user", user.id),
+            user=detached_copy(user),  # copied before anything loaded the assignments
+            token_id=None,
+            expires_at=None,
+            last_used_at=None,
+            fingerprint=fingerprint_of(user),
+        )

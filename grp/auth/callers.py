@@ -39,6 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from grp.auth.permissions import SYSTEM_ADMIN
 from grp.db import UTCDateTime
 from grp.models import ApiToken, Department, RoleAssignment, User
 
@@ -71,6 +72,43 @@ class CachedCaller:
     last_used_at: datetime | None
     fingerprint: Fingerprint
     loaded_at: float = field(default_factory=time.monotonic)
+    #: Worked out from `user` once, when the caller is loaded, so that a request reads
+    #: them instead of merging the user's graph into its session (`context.Caller`):
+    columns: dict[str, Any] = field(init=False)  # the user's column values
+    role_codes: dict[int, frozenset[str]] = field(init=False)  # held, by department id
+    system_admin: bool = field(init=False)
+    departments: dict[int, Department] = field(init=False)  # held (detached), by id
+    identity: Any = field(init=False)  # the user's identity key (a session's identity map)
+
+    def __post_init__(self) -> None:
+        state = sa.inspect(self.user)
+        self.identity = state.key
+        self.columns = {
+            attribute.key: state.dict[attribute.key]
+            for attribute in state.mapper.column_attrs
+            if attribute.key in state.dict
+        }
+        if "role_assignments" not in state.dict:
+            # Never answered from the database here: a detached copy has no session.
+            raise ValueError("a cached caller needs its role assignments loaded")
+        held: dict[int, set[str]] = {}
+        self.departments = {}
+        for assignment in self.user.role_assignments:
+            held.setdefault(assignment.department_id, set()).add(assignment.role.code)
+            self.departments[assignment.department_id] = assignment.department
+        self.role_codes = {department: frozenset(codes) for department, codes in held.items()}
+        self.system_admin = any(SYSTEM_ADMIN in codes for codes in held.values())
+
+    @property
+    def user_id(self) -> int:
+        return self.columns["id"]
+
+    def role_codes_in(self, department_id: int | None) -> set[str]:
+        """As `services.role_codes_in` answers for the user (system_admin everywhere)."""
+        codes = set(self.role_codes.get(department_id, ())) if department_id is not None else set()
+        if self.system_admin:
+            codes.add(SYSTEM_ADMIN)
+        return codes
 
     def checks(self, now: datetime) -> tuple[tuple[sa.ColumnElement[Any], ...], dict[str, Any]]:
         """The check columns (a constant) and their values for this caller."""

@@ -250,10 +250,19 @@ def is_system_admin(user: User) -> bool:
 def departments_of(session: Session, user: User) -> list[Department]:
     """The departments `user` may act in: all of them for a system administrator."""
     if is_system_admin(user):
-        query = sa.select(Department).where(Department.is_active).order_by(Department.code)
-        return list(session.scalars(query))
+        return active_departments(session)
     # The assignments carry their departments (joined when they are loaded): no query.
-    held = {a.department.id: a.department for a in user.role_assignments}
+    return held_departments({a.department.id: a.department for a in user.role_assignments})
+
+
+def active_departments(session: Session) -> list[Department]:
+    """Every active department, by code: where a system administrator may act."""
+    query = sa.select(Department).where(Department.is_active).order_by(Department.code)
+    return list(session.scalars(query))
+
+
+def held_departments(held: dict[int, Department]) -> list[Department]:
+    """Of the departments a user holds roles in (by id), those they may act in, by code."""
     return sorted((d for d in held.values() if d.is_active), key=lambda d: d.code)
 
 

@@ -14,7 +14,7 @@ from werkzeug.exceptions import InternalServerError
 from werkzeug.routing import BuildError
 
 from grp.auth import services
-from grp.auth.context import has_permission, is_api_request
+from grp.auth.context import acting_user, has_permission, is_api_request
 from grp.auth.permissions import BUILT_IN_ROLES
 from grp.db import db
 from grp.extensions import login_manager
@@ -111,7 +111,7 @@ def _menu(language: str) -> list[dict[str, Any]]:
 
 def _user_departments() -> list[Any]:
     try:
-        return services.departments_of(db.session, current_user._get_current_object())
+        return services.departments_of(db.session, acting_user())
     except SQLAlchemyError:
         # Rendering an error page after a database failure: show the page without
         # the switcher rather than fail again.

@@ -19,7 +19,7 @@ from wtforms import SelectChoice
 from grp.api import paginate
 from grp.audit import audit_entries_query
 from grp.auth import services
-from grp.auth.context import require_permission
+from grp.auth.context import current_department, require_permission
 from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN
 from grp.db import db
 from grp.i18n import current_language
@@ -46,7 +46,7 @@ def _is_system_admin() -> bool:
 def _active_department() -> Department:
     if g.department is None:
         abort(403)  # signed in but without any department to act in
-    return g.department
+    return current_department()
 
 
 # --------------------------------------------------------------------------- departments

@@ -7,10 +7,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, request, url_for
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from grp.auth.context import acting_user
 from grp.auth.permissions import SYSTEM_ADMIN
 from grp.db import db
 from grp.errors import ValidationError
@@ -54,7 +54,7 @@ def page_number() -> int:
 
 def actor() -> User:
     """Return the signed-in user (the real object, not Flask-Login's proxy)."""
-    return current_user._get_current_object()
+    return acting_user()
 
 
 def acting_as_system_admin(role_codes: Any) -> bool:

@@ -17,7 +17,7 @@ from flask_smorest import Api, abort
 from sqlalchemy.orm import selectinload
 
 from grp.api import Blueprint, page_of, paginate, problem_response
-from grp.auth.context import require_permission
+from grp.auth.context import acting_user, require_permission
 from grp.db import db
 from grp.models import Department
 from grp.workflow.jobs import JobConflict, start_job
@@ -206,7 +206,7 @@ def compute_run(query: dict[str, Any], run_id: int) -> Any:
     run = _run(run_id)
     if run.state not in ("draft", "computed"):
         _conflict(f"The run is {run.state}.")
-    user = current_user._get_current_object()
+    user = acting_user()
     if query["sync"]:
         services.compute_run(db.session, run, user)
         db.session.commit()
@@ -266,7 +266,7 @@ def approve_run(run_id: int) -> Any:
     """Approve a computed run (a different user from the one who computed it)."""
     run = _run(run_id)
     try:
-        services.approve_run(db.session, run, current_user._get_current_object())
+        services.approve_run(db.session, run, acting_user())
     except services.ApprovalRefused as exc:
         db.session.rollback()
         abort(403, message=str(exc))
@@ -298,7 +298,7 @@ def get_payslip(payslip_id: int) -> Any:
     payslip = db.session.scalar(sa.select(Payslip).where(Payslip.id == payslip_id))
     if payslip is None:
         abort(404, message="No such payslip.")
-    record_payslip_read(db.session, payslip, current_user._get_current_object(), what="json")
+    record_payslip_read(db.session, payslip, acting_user(), what="json")
     db.session.commit()
     return payslip
 

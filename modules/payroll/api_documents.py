@@ -16,12 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, url_for
-from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import Schema, fields
 
 from grp.api import problem_response
-from grp.auth.context import require_permission
+from grp.auth.context import acting_user, require_permission
 from grp.db import db
 from grp.i18n import current_language
 from grp.models import Department
@@ -55,7 +54,7 @@ def _department() -> Department:
 
 
 def _actor() -> Any:
-    return current_user._get_current_object()
+    return acting_user()
 
 
 # --------------------------------------------------------------------------- one payslip

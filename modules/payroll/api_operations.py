@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_login import current_user
 from flask_smorest import abort
 from werkzeug.datastructures import CombinedMultiDict
 
 from grp.api import QueryArgumentsParser, page_of, paginate
-from grp.auth.context import require_permission
+from grp.auth.context import acting_user, require_permission
 from grp.db import db
 from modules.hr.services import find_employee_by_number
 from modules.payroll.api import _department_id, blp, me_blp  # noqa: F401
@@ -83,7 +82,7 @@ def create_input(data: dict[str, Any]) -> Any:
     """Add a one-off amount (overtime, other earning or deduction, loan recovery) to a month."""
     _department_id()
     try:
-        item = input_services.add_input(db.session, data, actor=current_user._get_current_object())
+        item = input_services.add_input(db.session, data, actor=acting_user())
     except input_services.InputsLocked as exc:
         _locked(exc)
     db.session.commit()
@@ -136,7 +135,7 @@ def import_inputs(form: dict[str, Any]) -> Any:
             upload.filename or "",
             upload.stream,
             mode=mode,
-            actor=current_user._get_current_object(),
+            actor=acting_user(),
             max_rows=current_app.config.get(
                 "PAYROLL_IMPORT_MAX_ROWS", input_services.DEFAULT_MAX_ROWS
             ),
@@ -184,9 +183,7 @@ def create_loan(data: dict[str, Any]) -> Any:
     `instalments`)."""
     _department_id()
     try:
-        loan = input_services.create_loan(
-            db.session, data, actor=current_user._get_current_object()
-        )
+        loan = input_services.create_loan(db.session, data, actor=acting_user())
     except input_services.InputsLocked as exc:
         _locked(exc)
     db.session.commit()

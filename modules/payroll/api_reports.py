@@ -17,10 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from flask_login import current_user
 from flask_smorest import abort
 
-from grp.auth.context import has_permission, require_permission
+from grp.auth.context import acting_user, has_permission, require_permission
 from grp.db import db
 from modules.payroll.api import _conflict, _department_id, _run, blp, me_blp  # noqa: F401
 from modules.payroll.report_downloads import FORMATS, table_response
@@ -61,7 +60,7 @@ def _lifecycle_step(run_id: int, step: Any) -> Any:
     """Take the run one step (post, mark paid): 403 when refused, 409 in the wrong state."""
     run = _run(run_id)
     try:
-        step(db.session, run, current_user._get_current_object())
+        step(db.session, run, acting_user())
     except lifecycle.LifecycleRefused as exc:
         db.session.rollback()
         abort(403, message=str(exc))

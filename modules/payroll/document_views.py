@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from grp.auth.context import require_permission
+from grp.auth.context import current_department, require_permission
 from grp.db import db
 from grp.i18n import current_language
 from grp.models import Department
@@ -40,7 +40,7 @@ REFRESH_SECONDS = 3
 def _department() -> Department:
     if g.get("department") is None:
         abort(403)  # signed in without a department to act in
-    return g.department
+    return current_department()
 
 
 def _run_or_404(run_id: int) -> PayrollRun:

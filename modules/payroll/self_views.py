@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, abort, g, render_template
 
-from grp.auth.context import require_permission
+from grp.auth.context import current_department, require_permission
 from grp.db import db
 from grp.i18n import current_language
 from grp.pdf import format_amount
@@ -28,7 +28,7 @@ bp = Blueprint("payroll_self", __name__, url_prefix="/me", template_folder="temp
 def _department() -> Any:
     if g.get("department") is None:
         abort(403)  # signed in without a department to act in
-    return g.department
+    return current_department()
 
 
 @bp.get("/payslips")

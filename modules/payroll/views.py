@@ -47,7 +47,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.routing import BuildError
 
 from grp.api import paginate
-from grp.auth.context import has_permission, require_permission
+from grp.auth.context import current_department, has_permission, require_permission
 from grp.db import db
 from grp.errors import ValidationError
 from grp.models import Department, User
@@ -131,7 +131,7 @@ def signed_money(amount: Decimal | None) -> str:
 def _department() -> Department:
     if g.get("department") is None:
         abort(403)  # signed in without a department to act in
-    return g.department
+    return current_department()
 
 
 def _run_or_404(run_id: int) -> PayrollRun:

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from wtforms import SelectChoice
 
 from grp.api import paginate
-from grp.auth.context import require_permission
+from grp.auth.context import current_department, require_permission
 from grp.auth.permissions import BUILT_IN_ROLES, DEPARTMENT_ADMIN, SYSTEM_ADMIN
 from grp.db import db
 from grp.errors import ValidationError
@@ -65,7 +65,7 @@ def _is_admin() -> bool:
 def _department() -> Any:
     if g.department is None:
         abort(403)  # signed in without any department to act in
-    return g.department
+    return current_department()
 
 
 def _helpers() -> dict[str, Any]:

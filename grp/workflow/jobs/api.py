@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, send_file, url_for
-from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
 from grp.api import Blueprint, PaginationQuerySchema, page_of, paginate
-from grp.auth.context import registry, require_permission
+from grp.auth.context import acting_user, registry, require_permission
 from grp.db import db
 from grp.workflow.jobs import services
 from grp.workflow.jobs.models import STATES, SUCCEEDED, Job
@@ -165,7 +164,7 @@ def start_job(data: dict[str, Any]) -> Any:
             kind=data["kind"],
             department_id=_department_id(),
             params=data["params"],
-            actor=current_user._get_current_object(),
+            actor=acting_user(),
             dedupe_key=data["dedupe_key"],
         )
     except services.JobConflict as exc:
@@ -196,7 +195,7 @@ def cancel_job(job_id: int) -> Any:
     """Cancel a queued job, or ask a running one to stop at its next checkpoint."""
     job = _job_or_404(job_id)
     try:
-        services.cancel_job(db.session, job, actor=current_user._get_current_object())
+        services.cancel_job(db.session, job, actor=acting_user())
     except services.JobStateError as exc:
         db.session.rollback()
         abort(409, message=str(exc))

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, g, render_template, send_file, url_for
 from flask_babel import gettext as _
 
 from grp.api import paginate
-from grp.auth.context import has_permission, require_permission
+from grp.auth.context import current_department, has_permission, require_permission
 from grp.db import db
 from grp.web.forms import PostForm
 from grp.web.helpers import DEFAULT_PER_PAGE, actor, page_number, pagination, run_action
@@ -69,7 +69,7 @@ def index() -> Any:
     department_id = _department_id()
     page = paginate(services.department_jobs_query(department_id), page_number(), DEFAULT_PER_PAGE)
     return render_template(
-        "workflow/jobs/index.html", page=pagination(page), department=g.department
+        "workflow/jobs/index.html", page=pagination(page), department=current_department()
     )
 
 
