@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FunctionType
 from typing import Any
 
 from flask import Flask, g, render_template, request
@@ -78,6 +80,24 @@ class GrpFlask(Flask):
         except StaleCallerError:
             restart_request()
             return super().full_dispatch_request()
+
+    #: Functions `ensure_sync` answered for, with its answer (bounded: views and hooks).
+    _sync_functions: dict[FunctionType, Any]
+    _SYNC_FUNCTIONS_KEPT = 4096
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Flask asks this of every view and hook on every request, and its answer for a
+        # plain function never changes: `inspect.iscoroutinefunction` nine times a
+        # request (API search) becomes a dictionary lookup.
+        if type(func) is not FunctionType:
+            return super().ensure_sync(func)
+        known = self.__dict__.setdefault("_sync_functions", {})
+        found = known.get(func)
+        if found is None:
+            found = super().ensure_sync(func)
+            if len(known) < self._SYNC_FUNCTIONS_KEPT:
+                known[func] = found
+        return found
 
     def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Any:
         if not from_error_handler:

@@ -1,0 +1,61 @@
+"""GrpFlask.ensure_sync: Flask's answer for a view or hook, worked out once per function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask.app
+import pytest
+from flask import Flask
+
+
+def test_a_plain_function_is_asked_about_once_and_returned_as_it_is(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[Any] = []
+    real = flask.app.iscoroutinefunction
+
+    def counting(func: Any) -> bool:
+        asked.append(func)
+        return real(func)
+
+    monkeypatch.setattr(flask.app, "iscoroutinefunction", counting)
+
+    def view() -> str:
+        return "ok"
+
+    assert app.ensure_sync(view) is view
+    assert app.ensure_sync(view) is view
+    assert asked == [view]
+
+
+def test_requests_still_run_their_hooks_and_views(client: Any) -> None:
+    for _ in range(2):  # the second time from what the first worked out
+        answer = client.get("/healthz")
+        assert answer.status_code == 200
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"  # an after_request hook
+
+
+def test_a_coroutine_function_is_still_wrapped_by_flask(app: Flask) -> None:
+    async def view() -> str:
+        return "ok"
+
+    for _ in range(2):
+        try:
+            wrapped = app.ensure_sync(view)
+        except RuntimeError as exc:  # Flask without its "async" extra (asgiref)
+            assert "async" in str(exc)
+        else:
+            assert wrapped is not view
+
+
+def test_bound_methods_are_not_kept(app: Flask) -> None:
+    class Views:
+        def show(self) -> str:
+            return "ok"
+
+    views = Views()
+    kept = len(app.__dict__.get("_sync_functions", {}))
+    for _ in range(3):
+        assert app.ensure_sync(views.show) == views.show
+    assert len(app.__dict__.get("_sync_functions", {})) == kept
