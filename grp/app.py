@@ -67,6 +67,15 @@ class CookieSessions(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        # An empty session nothing changed (every API request's): what Flask's own
+        # save_session does for it, without first reading its seven cookie settings.
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
 
 class GrpFlask(Flask):
     """Flask, with the cached caller's checks settled before a response leaves

@@ -59,3 +59,33 @@ def test_bound_methods_are_not_kept(app: Flask) -> None:
     for _ in range(3):
         assert app.ensure_sync(views.show) == views.show
     assert len(app.__dict__.get("_sync_functions", {})) == kept
+
+
+# --------------------------------------------------------------------------- session cookies
+
+
+@pytest.mark.parametrize("accessed", [False, True])
+@pytest.mark.parametrize("contents", [{}, {"department_id": 3}])
+@pytest.mark.parametrize("modified", [False, True])
+def test_saving_a_session_answers_as_flasks_own_interface(
+    app: Flask, accessed: bool, contents: dict[str, Any], modified: bool
+) -> None:
+    """CookieSessions.save_session skips Flask's cookie settings for an empty session
+    nothing changed; every case gives the headers Flask's own interface gives."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    from grp.app import CookieSessions
+
+    def headers(interface: SecureCookieSessionInterface) -> list[tuple[str, str]]:
+        with app.test_request_context("/api/v1/auth/me"):
+            session = interface.session_class(contents)
+            session.modified = modified
+            session.accessed = accessed
+            response = app.response_class("{}")
+            interface.save_session(app, session, response)
+            return sorted(response.headers.items())
+
+    ours, flasks = headers(CookieSessions()), headers(SecureCookieSessionInterface())
+    assert ours == flasks
+    if contents and modified:
+        assert any(name == "Set-Cookie" for name, _ in ours)
