@@ -27,8 +27,8 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from grp.db import db
-from grp.driver_rows import reusable_mappings
-from grp.serialisation import FastDumpSchema
+from grp.driver_rows import reusable_mappings, reusable_rows
+from grp.serialisation import FastDumpSchema, compile_dump, compile_row_dump
 from grp.tenancy import reusable
 
 PROBLEM_JSON = "application/problem+json"
@@ -294,6 +294,7 @@ def paginate(
     rows: bool = False,
     params: Mapping[str, Any] | None = None,
     narrow_page: sa.Select[Any] | None = None,
+    dump_items: Schema | None = None,
 ) -> dict[str, Any]:
     """Run `query` for one page and count all its rows, both in SQL.
 
@@ -314,6 +315,11 @@ def paginate(
     the same order, `PAGE_LIMIT` and `PAGE_OFFSET` bound, `TOTAL_OVER` on each row. A
     search can so sort and count its matches on a few columns and read only the page's
     rows whole (modules/hr/services/employees.py).
+
+    `dump_items` (with `rows`): the items come dumped by this schema, as
+    `dump_items.dump(items, many=True)` gives them, for a view that answers the page
+    itself (`current_app.json.response`); rows read from the driver are dumped without
+    making a mapping of each first (`grp.serialisation.compile_row_dump`).
     """
     offset = (page - 1) * per_page
     session = db.session
@@ -327,6 +333,10 @@ def paginate(
             statement = reused.with_total if with_total else reused.page
             if with_total and narrow_page is not None:
                 statement = narrow_page
+            if rows and dump_items is not None:
+                keys, found = reusable_rows(session, statement, values)
+                total = found[0][keys.index(TOTAL_OVER.name)] if with_total and found else None
+                return compile_row_dump(dump_items, keys)(found), total
             if rows:
                 # From the driver where it can be (grp/driver_rows.py): the same values
                 # without SQLAlchemy's per-statement and per-row work.
@@ -349,6 +359,8 @@ def paginate(
 
     def split(result: Sequence[sa.Row[Any]], *, with_total: bool) -> tuple[list[Any], int | None]:
         items = [row._mapping for row in result] if rows else [row[0] for row in result]
+        if rows and dump_items is not None:
+            items = compile_dump(dump_items, many=True)(items)
         return items, (result[0][-1] if with_total and result else None)
 
     if narrow:

@@ -21,7 +21,7 @@ answer None: the caller runs the statement through the session.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,3 +62,17 @@ def reusable_mappings(
         return list(session.execute(statement, values).mappings())
     keys, rows = found
     return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def reusable_rows(
+    session: Session, statement: sa.Select[Any], values: Mapping[str, Any]
+) -> tuple[tuple[str, ...], Sequence[Sequence[Any]]]:
+    """The rows of reusable `statement` with `values` as sequences of values, and their
+    column keys: `reusable_mappings` without making a mapping of each row (for
+    `grp.serialisation.compile_row_dump`)."""
+    found = run_reusable_rows(session, statement, values)
+    if found is None:
+        result = session.execute(statement, values)
+        return tuple(result.keys()), result.all()
+    keys, rows = found
+    return tuple(keys), rows

@@ -146,3 +146,79 @@ def test_a_database_row_dumps_like_the_object_it_describes():
     schema = Person()
     assert compile_dump(schema)(row._mapping) == schema.dump(row._mapping)
     assert compile_dump(schema)(row._mapping)["name"] == "from a row"
+
+
+# --------------------------------------------------------------------------- rows by position
+
+
+class Plain(Schema):
+    """Fields a row can be dumped by position: read by key, nothing computed."""
+
+    id = fields.Integer()
+    name = fields.String()
+    code = fields.String(attribute="employee_no")
+    count_text = fields.Integer(as_string=True, attribute="count")
+    born = fields.Date()
+    seen = fields.DateTime()
+    active = fields.Boolean()
+    pay = Money()
+    grade = fields.Nested(Grade)
+    nothing = fields.String()  # no such key: left out, as from the row's dict
+    fallback = fields.String(dump_default="n/a")
+
+
+ROW_KEYS = ("id", "name", "employee_no", "count", "born", "seen", "active", "pay", "grade", "extra")
+ROWS = [
+    (
+        7,
+        "Aisha",
+        "E7",
+        12,
+        date(1990, 5, 1),
+        datetime(2026, 11, 29, tzinfo=UTC),
+        True,
+        1234567,
+        {"number": 8, "label": "Grade 8"},
+        "not in the schema",
+    ),
+    (8, None, None, None, None, None, None, None, None, None),
+    (9, b"bytes", "E9", 0, date(2000, 1, 1), None, False, 0, None, 1),
+]
+
+
+@pytest.mark.parametrize("schema", [Plain(), Person(), Plain(only=("id", "born"))], ids=str)
+def test_rows_dump_by_position_as_their_dicts_dump(schema):
+    from grp.serialisation import compile_row_dump
+
+    as_dicts = [dict(zip(ROW_KEYS, row, strict=True)) for row in ROWS]
+    expected = Schema.dump(schema, as_dicts, many=True)
+    assert compile_row_dump(schema, ROW_KEYS)(ROWS) == expected
+    assert compile_row_dump(schema, ROW_KEYS)([]) == []
+    # Another order of the same keys is another shape, dumped alike.
+    order = (9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+    keys = tuple(ROW_KEYS[i] for i in order)
+    rows = [tuple(row[i] for i in order) for row in ROWS]
+    assert compile_row_dump(schema, keys)(rows) == expected
+
+
+def test_a_row_dump_reads_no_dicts_where_it_need_not():
+    """Plain fields read the row by position; a schema computing from the whole object
+    (Person: Function, Method, a dotted attribute) is given the dicts."""
+    from grp.serialisation import compile_row_dump
+
+    longer = [(*row, "a value without a key") for row in ROWS]  # no dict can be made
+    assert compile_row_dump(Plain(), ROW_KEYS)(longer)[0]["born"] == "1990-05-01"
+    with pytest.raises(ValueError, match="zip"):
+        compile_row_dump(Person(), ROW_KEYS)(longer)
+    assert compile_row_dump(Person(), ROW_KEYS)(ROWS)[0]["shout"] == "DICT"
+
+
+def test_a_key_the_row_lacks_named_like_a_dicts_attribute_is_read_from_the_dict():
+    from grp.serialisation import compile_row_dump
+
+    class Odd(Plain):
+        keys = fields.String()  # not in the row: the dict's method, as marshmallow reads it
+
+    dumped = compile_row_dump(Odd(), ROW_KEYS)(ROWS[:1])[0]
+    assert dumped["keys"].startswith("<built-in method keys of dict")
+    assert dumped == {**compile_row_dump(Plain(), ROW_KEYS)(ROWS[:1])[0], "keys": dumped["keys"]}

@@ -150,6 +150,9 @@ def list_employees(query: dict[str, Any]) -> Any:
     """
     filters = _filters(query)
     summary = query["view"] == "summary"
+    # The page is answered here, its items dumped as they are read (`paginate`): the
+    # operation's declared schema is the summary's; `view=full` items are whole records.
+    items = _SUMMARY_ITEM if summary else _FULL_ITEM
     if filters.q and filters.q.strip():
         select, narrow_page, values = employees.employee_search_rows(
             db.session,
@@ -167,17 +170,18 @@ def list_employees(query: dict[str, Any]) -> Any:
             rows=True,
             params=values,
             narrow_page=narrow_page,
+            dump_items=items,
         )
     else:
         select, values = employees.employee_list_rows(db.session, filters, summary=summary)
-        page = paginate(select, query["page"], query["per_page"], rows=True, params=values)
-    if summary:
-        return page
-    # Dumped here: the operation's declared schema is the summary's.
-    return current_app.json.response(_FULL_PAGE.dump(page))
+        page = paginate(
+            select, query["page"], query["per_page"], rows=True, params=values, dump_items=items
+        )
+    return current_app.json.response(page)
 
 
-_FULL_PAGE = page_of(EmployeeListItemSchema)()
+_SUMMARY_ITEM = EmployeeSummarySchema()
+_FULL_ITEM = EmployeeListItemSchema()
 
 
 @blp.route("/employees", methods=["POST"])

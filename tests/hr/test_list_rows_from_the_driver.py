@@ -89,6 +89,38 @@ def test_the_search_answers_the_same_json_either_way(employees, api_as, monkeypa
     assert all(item["name_en"].startswith("Test Person") for item in driven[0]["items"])
 
 
+def test_list_pages_dumped_by_position_are_the_pages_dumped_from_dicts(
+    employees, api_as, monkeypatch
+):
+    """`paginate(dump_items=...)` dumps the rows by position (`compile_row_dump`); the
+    answer is byte for byte the one of dumping each row's dict with the item schema, for
+    summaries and whole records, searches and lists, full pages and past the last one."""
+    from grp.serialisation import compile_dump
+
+    officer = api_as("hr_officer", "POLICE")
+    paths = [
+        f"/api/v1/hr/employees?{query}{view}"
+        for query in ("q=test", "q=E00003", "q=nobody", "sort=-hire_date", "per_page=2&page=2")
+        for view in ("", "&view=full")
+    ] + ["/api/v1/hr/employees?q=test&page=9", "/api/v1/hr/employees?page=9"]
+    by_position = [officer.get(path) for path in paths]
+
+    def from_dicts(schema, keys):
+        dump = compile_dump(schema, many=True)
+        return lambda rows: dump([dict(zip(keys, row, strict=True)) for row in rows])
+
+    monkeypatch.setattr("grp.api.compile_row_dump", from_dicts)
+    from_dicts_answers = [officer.get(path) for path in paths]
+    for path, ours, theirs in zip(paths, by_position, from_dicts_answers, strict=True):
+        assert ours.status_code == theirs.status_code == 200, path
+        assert ours.data == theirs.data, path
+    first = by_position[0].get_json()
+    assert first["total"] == 5 and len(first["items"]) == 5
+    assert list(first) == ["items", "total", "page", "per_page"]
+    assert "emirates_id" not in first["items"][0]  # a summary
+    assert "emirates_id" in by_position[1].get_json()["items"][0]  # a whole record
+
+
 @pytest.mark.postgres
 def test_an_employees_detail_answers_the_same_json_either_way(
     employees, api_as, create_user, make_employee, monkeypatch
