@@ -63,7 +63,11 @@ class CookieSessions(SecureCookieSessionInterface):
     """
 
     def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        # No Cookie header at all (an API client's request): nothing to parse either.
+        if app.secret_key and (
+            "HTTP_COOKIE" not in request.environ
+            or not request.cookies.get(self.get_cookie_name(app))
+        ):
             return self.session_class()
         return super().open_session(app, request)
 
@@ -72,7 +76,10 @@ class CookieSessions(SecureCookieSessionInterface):
         # save_session does for it, without first reading its seven cookie settings.
         if not session and not session.modified:
             if session.accessed:
-                response.vary.add("Cookie")
+                if "Vary" in response.headers:
+                    response.vary.add("Cookie")
+                else:  # what `vary.add` writes, without parsing the header into a set
+                    response.headers["Vary"] = "Cookie"
             return
         super().save_session(app, session, response)
 

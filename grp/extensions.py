@@ -1,8 +1,11 @@
 """Flask extensions, created once and bound to an app in create_app()."""
 
-from flask import session
+from typing import Any
+
+from flask import current_app, request, session
 from flask_babel import Babel
 from flask_login import LoginManager
+from flask_login.signals import user_accessed
 from flask_wtf.csrf import CSRFProtect
 
 from grp.api import GrpApi
@@ -19,6 +22,20 @@ class GrpLoginManager(LoginManager):
         if not session:
             return False
         return bool(super()._session_protection_failed())
+
+    def _load_user(self) -> Any:
+        # A request with no cookies and an empty session (an API client's): what
+        # Flask-Login's own `_load_user` does for it (the session holds no user, there is
+        # no remember-me cookie, so the request loader decides), without its session and
+        # configuration look-ups and parsing an absent Cookie header.
+        if (
+            self._request_callback is not None
+            and "HTTP_COOKIE" not in request.environ
+            and not session
+        ):
+            user_accessed.send(current_app._get_current_object())
+            return self._update_request_context_with_user(self._load_user_from_request(request))
+        return super()._load_user()
 
 
 login_manager = GrpLoginManager()

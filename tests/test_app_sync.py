@@ -64,11 +64,12 @@ def test_bound_methods_are_not_kept(app: Flask) -> None:
 # --------------------------------------------------------------------------- session cookies
 
 
+@pytest.mark.parametrize("vary", [None, "Accept-Encoding", "Cookie"])
 @pytest.mark.parametrize("accessed", [False, True])
 @pytest.mark.parametrize("contents", [{}, {"department_id": 3}])
 @pytest.mark.parametrize("modified", [False, True])
 def test_saving_a_session_answers_as_flasks_own_interface(
-    app: Flask, accessed: bool, contents: dict[str, Any], modified: bool
+    app: Flask, accessed: bool, contents: dict[str, Any], modified: bool, vary: str | None
 ) -> None:
     """CookieSessions.save_session skips Flask's cookie settings for an empty session
     nothing changed; every case gives the headers Flask's own interface gives."""
@@ -82,6 +83,8 @@ def test_saving_a_session_answers_as_flasks_own_interface(
             session.modified = modified
             session.accessed = accessed
             response = app.response_class("{}")
+            if vary:
+                response.headers["Vary"] = vary
             interface.save_session(app, session, response)
             return sorted(response.headers.items())
 
@@ -89,3 +92,21 @@ def test_saving_a_session_answers_as_flasks_own_interface(
     assert ours == flasks
     if contents and modified:
         assert any(name == "Set-Cookie" for name, _ in ours)
+
+
+def test_a_request_without_cookies_opens_an_empty_session_and_one_with_a_cookie_its_own(
+    client: Any, app: Flask
+) -> None:
+    from grp.app import CookieSessions
+
+    interface = CookieSessions()
+    with app.test_request_context("/healthz"):
+        from flask import request
+
+        assert dict(interface.open_session(app, request)) == {}
+    signed = interface.get_signing_serializer(app).dumps({"department_id": 7})
+    name = interface.get_cookie_name(app)
+    with app.test_request_context("/healthz", headers={"Cookie": f"{name}={signed}"}):
+        assert dict(interface.open_session(app, request)) == {"department_id": 7}
+    with app.test_request_context("/healthz", headers={"Cookie": "other=1"}):
+        assert dict(interface.open_session(app, request)) == {}

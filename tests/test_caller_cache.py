@@ -358,3 +358,58 @@ def test_a_cached_caller_needs_its_role_assignments(create_user):
             last_used_at=None,
             fingerprint=fingerprint_of(user),
         )
+
+
+# --------------------------------------------------------------------------- Flask-Login
+
+
+@pytest.mark.parametrize("cookie", [False, True])
+def test_a_request_without_cookies_loads_its_caller_as_flask_login_does(
+    app, client, create_user, cookie, monkeypatch
+):
+    """GrpLoginManager._load_user's shortcut (no cookies, empty session) answers as
+    Flask-Login's own: the same user or anonymous, the same signals."""
+    from flask_login.signals import user_accessed, user_loaded_from_request
+
+    create_user("hr.police", roles=[("POLICE", "hr_officer")])
+    token = token_for(client, "hr.police")["token"]
+    heard: list[str] = []
+
+    def accessed(sender, **kwargs):
+        heard.append("accessed")
+
+    def loaded(sender, user, **kwargs):
+        heard.append(f"loaded {user.username}")
+
+    user_accessed.connect(accessed, app)
+    user_loaded_from_request.connect(loaded, app)
+    shortcut_taken: list[bool] = []
+    base = type(app.login_manager).__mro__[1]._load_user
+
+    def spy(self):
+        shortcut_taken.append(True)
+        return base(self)
+
+    monkeypatch.setattr(type(app.login_manager).__mro__[1], "_load_user", spy)
+    if cookie:
+        client.set_cookie("unrelated", "1")
+    headers: dict[str, str] = {}
+    try:
+        for authorization, expected in (
+            (f"Bearer {token}", "hr.police"),
+            ("Bearer grp_not-a-token", None),
+            (None, None),
+        ):
+            heard.clear()
+            shortcut_taken.clear()
+            sent = {**headers, **({"Authorization": authorization} if authorization else {})}
+            answer = client.get("/api/v1/auth/me", headers=sent)
+            assert answer.status_code == (200 if expected else 401)
+            if expected:
+                assert answer.get_json()["username"] == expected
+            assert heard == (["accessed", f"loaded {expected}"] if expected else ["accessed"])
+            # Flask-Login's own method runs only where the request has cookies.
+            assert bool(shortcut_taken) is cookie
+    finally:
+        user_accessed.disconnect(accessed, app)
+        user_loaded_from_request.disconnect(loaded, app)
