@@ -286,6 +286,12 @@ def caller_probe(app):
             "username": current_user.username,
             "department": (g.department.id, g.department.code) if g.department else None,
         }
+        if "recode" in request.args:  # the view changes the department's row itself
+            department = db.session.get(Department, g.department.id)
+            department.code = request.args["recode"]
+            answer["code_after_change"] = g.department.code
+            db.session.rollback()
+            return answer
         if "rename" in request.args:  # the view changes the user's row itself
             user = db.session.get(User, current_user.id)
             user.name = request.args["rename"]
@@ -345,6 +351,8 @@ def test_a_view_that_changes_the_callers_row_reads_its_own_values(
     assert answer["is_caller"]
     assert answer["name_after_change"] == "New Name"
     assert answer["same_object"]
+    answer = client.get(f"{caller_probe}?recode=ZZ", headers=headers).get_json()
+    assert answer["department"][1] == "POLICE" and answer["code_after_change"] == "ZZ"
 
 
 def test_a_cached_caller_needs_its_role_assignments(create_user):

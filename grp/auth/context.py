@@ -133,7 +133,16 @@ class ActingDepartment:
         self._cached = cached  # detached, shared by the requests of this process
         self._department: Department | None = None
         self.id: int = cached.id
-        self.code: str = cached.code
+
+    @property
+    def code(self) -> str:
+        # As the request's session has the department, if it does (a view changed it).
+        department = self._department
+        if department is None:
+            department = self._department = db.session.identity_map.get(
+                sa.inspect(self._cached).key
+            )
+        return self._cached.code if department is None else department.code
 
     def orm(self) -> Department:
         """The department as an object of the request's session."""
