@@ -39,7 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from grp.auth.permissions import SYSTEM_ADMIN
+from grp.auth.permissions import SYSTEM_ADMIN, role_codes_in_force
 from grp.db import UTCDateTime
 from grp.models import ApiToken, Department, RoleAssignment, User
 
@@ -104,11 +104,8 @@ class CachedCaller:
         return self.columns["id"]
 
     def role_codes_in(self, department_id: int | None) -> set[str]:
-        """As `services.role_codes_in` answers for the user (system_admin everywhere)."""
-        codes = set(self.role_codes.get(department_id, ())) if department_id is not None else set()
-        if self.system_admin:
-            codes.add(SYSTEM_ADMIN)
-        return codes
+        """As `services.role_codes_in` answers for the user."""
+        return role_codes_in_force(self.role_codes.get(department_id, ()), self.system_admin)
 
     def checks(self, now: datetime) -> tuple[tuple[sa.ColumnElement[Any], ...], dict[str, Any]]:
         """The check columns (a constant) and their values for this caller."""

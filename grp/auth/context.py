@@ -258,10 +258,9 @@ def _choose_department(caller: Caller) -> Department | ActingDepartment | None:
         chosen = session.get(SESSION_DEPARTMENT_KEY)
         if chosen in by_id:
             return _attached(by_id[chosen])
-    # `services.default_department`: the primary department, else the only one held.
-    default = caller.entry.columns.get("primary_department_id")
-    if default is None and len(caller.entry.departments) == 1:
-        default = next(iter(caller.entry.departments))
+    default = services.default_department_id(
+        caller.entry.columns.get("primary_department_id"), caller.entry.departments
+    )
     if default in by_id:
         return _attached(by_id[default])
     if not is_api_request() and allowed:

@@ -14,6 +14,17 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 SYSTEM_ADMIN = "system_admin"
+
+
+def role_codes_in_force(held_there: Iterable[str], system_admin: bool) -> set[str]:
+    """The role codes a user acts with in a department: those held there, and
+    system_admin everywhere for a system administrator."""
+    codes = set(held_there)
+    if system_admin:
+        codes.add(SYSTEM_ADMIN)
+    return codes
+
+
 DEPARTMENT_ADMIN = "department_admin"
 
 #: The built-in roles of DOMAIN.md: code -> (English, Arabic).

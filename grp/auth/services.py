@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
 
-from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN
+from grp.auth.permissions import BUILT_IN_ROLES, SYSTEM_ADMIN, role_codes_in_force
 from grp.db import utcnow
 from grp.errors import ValidationError
 from grp.models import ApiToken, Department, LoginThrottle, Role, RoleAssignment, User
@@ -237,10 +237,8 @@ def ensure_built_in_roles(session: Session) -> dict[str, Role]:
 
 def role_codes_in(user: User, department_id: int | None) -> set[str]:
     """The role codes `user` holds in a department (system_admin counts everywhere)."""
-    codes = {a.role.code for a in user.role_assignments if a.department_id == department_id}
-    if is_system_admin(user):
-        codes.add(SYSTEM_ADMIN)
-    return codes
+    held = (a.role.code for a in user.role_assignments if a.department_id == department_id)
+    return role_codes_in_force(held, is_system_admin(user))
 
 
 def is_system_admin(user: User) -> bool:
@@ -268,12 +266,19 @@ def held_departments(held: dict[int, Department]) -> list[Department]:
 
 def default_department(session: Session, user: User) -> Department | None:
     """The primary department, else the only one; None when the choice is ambiguous."""
-    if user.primary_department_id is not None:
-        return session.get(Department, user.primary_department_id)
-    ids = {a.department_id for a in user.role_assignments}
-    if len(ids) == 1:
-        return session.get(Department, next(iter(ids)))
-    return None
+    chosen = default_department_id(
+        user.primary_department_id, {a.department_id for a in user.role_assignments}
+    )
+    return None if chosen is None else session.get(Department, chosen)
+
+
+def default_department_id(primary_id: int | None, held_ids: Iterable[int]) -> int | None:
+    """`default_department`'s choice by id: the primary department, else the only one
+    held; None when the choice is ambiguous."""
+    if primary_id is not None:
+        return primary_id
+    held = set(held_ids)
+    return next(iter(held)) if len(held) == 1 else None
 
 
 # --------------------------------------------------------------------------- users
